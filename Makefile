@@ -1,0 +1,37 @@
+# patrolflow: `make demo` runs the main job, `make test` runs everything CI runs.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test test-unit lint schemas broker-up broker-down clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)  ## broker (unless PATROLFLOW_KAFKA_BOOTSTRAP is set), topics, worker
+	$(BIN)/patrolflow demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint  ## lint, types, unit and integration tests (starts the local broker itself)
+	$(BIN)/pytest tests
+
+test-unit: $(STAMP)  ## the quick edit-test loop: no broker
+	$(BIN)/pytest tests/unit
+
+schemas: $(STAMP)
+	$(BIN)/patrolflow schemas export
+
+broker-up: $(STAMP)
+	$(BIN)/patrolflow kafka up
+
+broker-down: $(STAMP)
+	$(BIN)/patrolflow kafka down

@@ -1,0 +1,68 @@
+"""The Faust app: settings wiring, topics and the web endpoints. No domain logic lives here.
+
+Agents live in the domain subpackages (``streams.intake`` ...) and register themselves on import;
+``streams.worker`` imports them before starting the worker.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+from faust.sensors.prometheus import setup_prometheus_sensors
+from prometheus_client import REGISTRY
+
+from schemas import topics as names
+from streams.settings import Settings, get_settings
+
+
+def _store_url(settings: Settings) -> str:
+    return "rocksdb://" if settings.store == "rocksdb" else "memory://"
+
+
+def create_app(settings: Settings) -> faust.App:
+    app = faust.App(
+        settings.app_id,
+        broker=f"kafka://{settings.bootstrap}",
+        store=_store_url(settings),
+        datadir=str(settings.data_dir),
+        processing_guarantee=settings.processing_guarantee,
+        topic_partitions=settings.topic_partitions,
+        topic_replication_factor=settings.topic_replication,
+        # Our input topics are created by `patrolflow topics create`, never implicitly.
+        topic_allow_declare=True,
+        consumer_auto_offset_reset="earliest",
+        web_bind=settings.web_host,
+        web_host=settings.web_host,
+        web_port=settings.web_port,
+        web_in_thread=False,
+        # Faust's own logs go through its handlers; values are never logged by us.
+        logging_config=None,
+    )
+    # Faust's sensors report milliseconds (see docs/metrics); ours are in seconds.
+    setup_prometheus_sensors(
+        app, pattern="/metrics", registry=REGISTRY, name_prefix="patrolflow_faust"
+    )
+    return app
+
+
+settings = get_settings()
+app = create_app(settings)
+
+
+def raw_topic(name: str, **kwargs: Any) -> faust.TopicT:
+    """A topic whose keys and values reach agents as bytes: we decode with pydantic ourselves."""
+    return app.topic(
+        settings.topic(name),
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        **kwargs,
+    )
+
+
+incidents_reported = raw_topic(names.INCIDENTS_REPORTED)
+incidents_updates = raw_topic(names.INCIDENTS_UPDATES)
+units_telemetry = raw_topic(names.UNITS_TELEMETRY)
+dead_letters = raw_topic(names.DEAD_LETTERS)

@@ -1,0 +1,91 @@
+"""Intake agents: thin adapters from the raw input topics to the decoder and the dead-letter topic.
+
+Each agent has a stable stage name, used in logs, metric labels and dead-letter headers.
+Accepted events are counted here; routing them to the region core arrives with dispatch.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from pydantic import BaseModel
+
+from schemas import topics as names
+from schemas.deadletter import dead_letter_headers
+from schemas.incidents import IncidentReported, IncidentUpdate
+from schemas.units import UnitTelemetry
+from streams.app import app, dead_letters, incidents_reported, incidents_updates, units_telemetry
+from streams.intake import metrics
+from streams.intake.decode import Accepted, decode
+
+log = logging.getLogger(__name__)
+
+
+async def dead_letter(message: Any, stage: str, error_class: str, error: str) -> None:
+    """Forward the original key, value and headers, plus headers saying where and why."""
+    original = list(
+        message.headers.items() if isinstance(message.headers, dict) else (message.headers or [])
+    )
+    headers = original + dead_letter_headers(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        stage=stage,
+        error_class=error_class,
+        error_message=error,
+    )
+    await dead_letters.send(key=message.key, value=message.value, headers=headers)
+
+
+async def intake(
+    stream: AsyncIterator[Any], model: type[BaseModel], canonical_topic: str, stage: str
+) -> AsyncIterator[Accepted[Any]]:
+    """Decode every record of ``stream``; yield accepted ones, dead-letter the rest."""
+    async for event in stream:  # stream.events(): we need the message, not just the value
+        message = event.message
+        started = time.perf_counter()
+        verdict = decode(model, message.value, message.headers, message.key)
+        metrics.DECODE_SECONDS.labels(canonical_topic).observe(time.perf_counter() - started)
+        if isinstance(verdict, Accepted):
+            metrics.RECORDS.labels(canonical_topic, "accepted").inc()
+            yield verdict
+            continue
+        # Log the position and reason only: never the payload (it may carry personal data).
+        log.warning(
+            "dead-lettered %s[%s]@%s: %s (%s)",
+            message.topic,
+            message.partition,
+            message.offset,
+            verdict.reason.value,
+            verdict.error_class,
+        )
+        await dead_letter(message, stage, verdict.error_class, verdict.message)
+        metrics.RECORDS.labels(canonical_topic, "dead_lettered").inc()
+        metrics.DEAD_LETTERS.labels(canonical_topic, verdict.reason.value).inc()
+
+
+@app.agent(incidents_reported, name="intake.incidents_reported")
+async def intake_incidents_reported(stream: Any) -> None:
+    async for _accepted in intake(
+        stream.events(), IncidentReported, names.INCIDENTS_REPORTED, "intake.incidents_reported"
+    ):
+        pass  # the region core (dispatch issue) takes it from here
+
+
+@app.agent(incidents_updates, name="intake.incidents_updates")
+async def intake_incidents_updates(stream: Any) -> None:
+    async for _accepted in intake(
+        stream.events(), IncidentUpdate, names.INCIDENTS_UPDATES, "intake.incidents_updates"
+    ):
+        pass
+
+
+@app.agent(units_telemetry, name="intake.units_telemetry")
+async def intake_units_telemetry(stream: Any) -> None:
+    async for _accepted in intake(
+        stream.events(), UnitTelemetry, names.UNITS_TELEMETRY, "intake.units_telemetry"
+    ):
+        pass
