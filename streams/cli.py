@@ -84,16 +84,27 @@ def worker() -> None:
 
 @cli.command("demo")
 def demo() -> None:
-    """Start the local broker if none is configured, create the topics and run a worker."""
+    """Start the local broker if none is configured, create the topics and run a worker.
+
+    Ctrl-C stops the worker and the broker this command started; nothing is left behind.
+    """
     from streams import broker
     from streams.topics import create_topics_sync
 
     settings = Settings()
+    started = False
     if settings.uses_local_broker:
-        typer.echo(f"broker: {broker.up(settings).bootstrap}")
-    create_topics_sync(settings)
-    typer.echo(f"worker: http://{settings.web_host}:{settings.web_port}/metrics and /healthz")
-    worker()
+        state = broker.up(settings)
+        started = state.started
+        typer.echo(f"broker: {state.bootstrap} ({state.outcome})")
+    try:
+        create_topics_sync(settings)
+        typer.echo(f"worker: http://{settings.web_host}:{settings.web_port}/metrics and /healthz")
+        worker()
+    finally:
+        if started:
+            broker.down(settings)
+            typer.echo("broker stopped")
 
 
 def main() -> None:
