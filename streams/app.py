@@ -32,6 +32,10 @@ def create_app(settings: Settings) -> faust.App:
         # Our input topics are created by `patrolflow topics create`, never implicitly.
         topic_allow_declare=True,
         consumer_auto_offset_reset="earliest",
+        # A worker that joined before its topics were visible (just created: ours, or its own
+        # internal ones) gets an empty assignment until the consumer refreshes metadata and
+        # rejoins. Refresh every 10 s instead of aiokafka's 5 minutes.
+        consumer_metadata_max_age_ms=10_000,
         web_bind=settings.web_host,
         web_host=settings.web_host,
         web_port=settings.web_port,

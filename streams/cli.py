@@ -82,6 +82,22 @@ def worker() -> None:
     run_worker()
 
 
+bench_cli = typer.Typer(no_args_is_help=True, help="Benchmarks: commands that print figures.")
+cli.add_typer(bench_cli, name="bench")
+
+
+@bench_cli.command("dispatch")
+def bench_dispatch(
+    units: str = typer.Option("100,1000,10000", help="comma-separated unit counts"),
+    decisions: int = typer.Option(2000, help="decisions timed per unit count"),
+    seed: int = typer.Option(7),
+) -> None:
+    """Decision time of dispatch selection with 100, 1,000 and 10,000 units in one region."""
+    from streams.dispatch.bench import main as bench_main
+
+    bench_main(["--units", units, "--decisions", str(decisions), "--seed", str(seed)])
+
+
 @cli.command("demo")
 def demo() -> None:
     """Start the local broker if none is configured, create the topics and run a worker.

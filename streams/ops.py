@@ -35,7 +35,12 @@ BUILD_INFO.info(
 
 
 class Readiness:
-    """Follows the group's rebalance signals; the consumer's own state is the final word."""
+    """Follows the group's rebalance signals; the consumer's own assignment is the final word.
+
+    A worker is ready when it holds partitions and their tables are recovered. One holding
+    none (it joined before its topics existed, or there are more workers than partitions)
+    serves nothing and says so with 503; liveness (/livez) is a separate question.
+    """
 
     def __init__(self) -> None:
         self.assigned_once = False
@@ -44,7 +49,7 @@ class Readiness:
     def status(self) -> tuple[bool, dict[str, Any]]:
         assignment = app.consumer.assignment() if self.assigned_once else set()
         checks = {
-            "partitions_assigned": self.assigned_once,
+            "partitions_assigned": len(assignment) > 0,
             "rebalance_complete": self.rebalance_complete and not app.rebalancing,
             "tables_recovered": not app.in_recovery,
             "assignment_size": len(assignment),

@@ -67,6 +67,23 @@ class Settings(BaseSettings):
     processing_guarantee: Literal["at_least_once", "exactly_once"] = "at_least_once"
     log_level: str = "info"
 
+    # --- Region core and dispatch ------------------------------------------------------------
+    internal_partitions: int = Field(
+        default=4, ge=1, description="Partitions of the internal routing and region topics."
+    )
+    allowed_lateness_s: float = Field(
+        default=5.0, ge=0, description="Event-time clock: watermark = latest event time - this."
+    )
+    live_window_s: float = Field(
+        default=180.0,
+        gt=0,
+        description="Ticks follow the wall clock while event time is this close.",
+    )
+    tick_interval_s: float = Field(default=1.0, gt=0, description="Wall-clock tick period.")
+    dispatch_policy: Path | None = Field(
+        default=None, description="Dispatch policy JSON (run cards, speeds); unset: built-in."
+    )
+
     # --- The city --------------------------------------------------------------------------
     city: Path | None = Field(
         default=None, description="City GeoJSON file; unset: the built-in demo city."
@@ -85,6 +102,10 @@ class Settings(BaseSettings):
     def bootstrap(self) -> str:
         """Plain ``host:port[,host:port]`` for clients (no ``kafka://`` scheme)."""
         return self.kafka_bootstrap or f"127.0.0.1:{self.kafka_port}"
+
+    def internal_topic(self, name: str) -> str:
+        """An internal topic of this application (routing, region stream)."""
+        return f"{self.topic_prefix}{self.app_id}-{name}"
 
     def topic(self, name: str) -> str:
         """The deployed name of a canonical topic (see ``schemas.topics``)."""

@@ -1,7 +1,7 @@
 """Intake agents: thin adapters from the raw input topics to the decoder and the dead-letter topic.
 
 Each agent has a stable stage name, used in logs, metric labels and dead-letter headers.
-Accepted events are counted here; routing them to the region core arrives with dispatch.
+Accepted events are slimmed (no personal data) and handed to the region core's routing topic.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from schemas.units import UnitTelemetry
 from streams.app import app, dead_letters, incidents_reported, incidents_updates, units_telemetry
 from streams.intake import metrics
 from streams.intake.decode import Accepted, decode
+from streams.region.agents import to_routing
+from streams.region.events import IncidentEvent, IncidentFacts, TelemetryEvent, UpdateEvent
 
 log = logging.getLogger(__name__)
 
@@ -69,23 +71,23 @@ async def intake(
 
 @app.agent(incidents_reported, name="intake.incidents_reported")
 async def intake_incidents_reported(stream: Any) -> None:
-    async for _accepted in intake(
-        stream.events(), IncidentReported, names.INCIDENTS_REPORTED, "intake.incidents_reported"
+    stage = "intake.incidents_reported"
+    async for accepted in intake(
+        stream.events(), IncidentReported, names.INCIDENTS_REPORTED, stage
     ):
-        pass  # the region core (dispatch issue) takes it from here
+        report = accepted.event
+        await to_routing(IncidentEvent(incident=IncidentFacts.of(report, report.zone_id)))
 
 
 @app.agent(incidents_updates, name="intake.incidents_updates")
 async def intake_incidents_updates(stream: Any) -> None:
-    async for _accepted in intake(
-        stream.events(), IncidentUpdate, names.INCIDENTS_UPDATES, "intake.incidents_updates"
-    ):
-        pass
+    stage = "intake.incidents_updates"
+    async for accepted in intake(stream.events(), IncidentUpdate, names.INCIDENTS_UPDATES, stage):
+        await to_routing(UpdateEvent(update=accepted.event))
 
 
 @app.agent(units_telemetry, name="intake.units_telemetry")
 async def intake_units_telemetry(stream: Any) -> None:
-    async for _accepted in intake(
-        stream.events(), UnitTelemetry, names.UNITS_TELEMETRY, "intake.units_telemetry"
-    ):
-        pass
+    stage = "intake.units_telemetry"
+    async for accepted in intake(stream.events(), UnitTelemetry, names.UNITS_TELEMETRY, stage):
+        await to_routing(TelemetryEvent(telemetry=accepted.event))

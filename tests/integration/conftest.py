@@ -7,8 +7,6 @@ topic prefix and application id, so tests sharing the broker never see each othe
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
@@ -17,8 +15,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from streams import broker
 from streams.settings import Settings
-from streams.topics import create_topics
-from tests.support.worker_process import WorkerProcess, free_port
+from tests.support.deployments import make_deployment, start_worker
+from tests.support.worker_process import WorkerProcess
 
 pytestmark = pytest.mark.integration
 
@@ -42,34 +40,10 @@ def kafka_bootstrap() -> Iterator[str]:
 def deployment_factory(
     kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Callable[..., Awaitable[Settings]]:
-    """Settings for a fresh deployment on the shared broker, with its topics created."""
-
     async def make(**overrides: object) -> Settings:
-        run = uuid.uuid4().hex[:10]
-        settings = Settings(
-            kafka_bootstrap=kafka_bootstrap,
-            topic_prefix=f"t{run}.",
-            app_id=f"patrolflow-test-{run}",
-            data_dir=tmp_path_factory.mktemp(f"data-{run}"),
-            web_port=free_port(),
-            store="memory",
-            topic_partitions=2,
-            output_partitions=2,
-            **overrides,  # type: ignore[arg-type]
-        )
-        await create_topics(settings)
-        return settings
+        return await make_deployment(kafka_bootstrap, tmp_path_factory, **overrides)
 
     return make
-
-
-def worker_env(settings: Settings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PATROLFLOW_")}
-    for name, value in settings.model_dump(exclude_none=True).items():
-        if name.startswith("kafka_sasl_password"):
-            continue
-        env[f"PATROLFLOW_{name.upper()}"] = str(value)
-    return env
 
 
 @pytest.fixture
@@ -79,14 +53,8 @@ async def worker_factory(
     started: list[WorkerProcess] = []
 
     async def start(settings: Settings) -> WorkerProcess:
-        worker = WorkerProcess(
-            env=worker_env(settings),
-            log_path=tmp_path / f"worker-{len(started)}.log",
-            web_port=settings.web_port,
-        )
-        worker.start()
+        worker = await start_worker(settings, tmp_path / f"worker-{len(started)}.log")
         started.append(worker)
-        await worker.wait_ready()
         return worker
 
     yield start

@@ -1,0 +1,141 @@
+"""The region core's agents: routing, region processing, and the clock tick.
+
+Flow: intake -> ``<app>-routing`` (keyed by incident or unit: routing memory lives in tables
+co-partitioned with it) -> ``<app>-region-events`` (keyed by region: one ordered stream per
+region, one worker owns it) -> dispatch decisions on ``dispatch.assignments``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from schemas import topics as names
+from streams.app import app, raw_topic, settings
+from streams.city.model import load_city
+from streams.dispatch import metrics as dispatch_metrics
+from streams.dispatch.policy import default_policy, load_policy
+from streams.region import metrics
+from streams.region.events import AnyEvent, IncidentEvent, TickEvent, decode, encode, routing_key
+from streams.region.processing import RegionProcessor, Router
+
+log = logging.getLogger(__name__)
+
+city = load_city(settings.city)
+policy = load_policy(settings.dispatch_policy) if settings.dispatch_policy else default_policy()
+
+
+def _internal(name: str) -> Any:
+    return app.topic(
+        settings.internal_topic(name),
+        internal=True,
+        partitions=settings.internal_partitions,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+
+
+def _table(name: str) -> Any:
+    return app.Table(
+        name,
+        key_type=str,
+        value_type=bytes,
+        partitions=settings.internal_partitions,
+    )
+
+
+routing_topic = _internal("routing")
+region_topic = _internal("region-events")
+assignments_topic = raw_topic(names.DISPATCH_ASSIGNMENTS)
+
+incident_routes = _table("incident-routes")
+unit_homes = _table("unit-homes")
+parked_updates = _table("parked-updates")
+unit_table = _table("region-units")
+incident_table = _table("region-incidents")
+clock_table = _table("region-clocks")
+
+router = Router(city, incident_routes, unit_homes, parked_updates)
+processor = RegionProcessor(
+    city,
+    policy,
+    unit_table,
+    incident_table,
+    clock_table,
+    lateness=timedelta(seconds=settings.allowed_lateness_s),
+    live_window=timedelta(seconds=settings.live_window_s),
+)
+
+
+async def to_routing(event: AnyEvent) -> None:
+    """Intake's hand-off: every accepted input enters the region core here."""
+    await routing_topic.send(key=routing_key(event), value=encode(event))
+
+
+@app.agent(routing_topic, name="region.routing")
+async def route(stream: Any) -> None:
+    async for value in stream:
+        routed = router.route(decode(value))
+        metrics.PARKED.inc(routed.parked)
+        if routed.handoff:
+            metrics.HANDOFFS.inc()
+        for event in routed.forward:
+            assert event.region_id is not None
+            await region_topic.send(key=event.region_id.encode(), value=encode(event))
+
+
+@app.agent(region_topic, name="region.process")
+async def process(stream: Any) -> None:
+    async for value in stream:
+        event = decode(value)
+        started = time.perf_counter()
+        effects = processor.process(event)
+        elapsed = time.perf_counter() - started
+        metrics.EVENTS.labels(event.kind, effects.ignored or "applied").inc()
+        if isinstance(event, IncidentEvent):
+            dispatch_metrics.DECISION_SECONDS.observe(elapsed)
+        if effects.redispatches:
+            dispatch_metrics.REDISPATCHES.inc(effects.redispatches)
+        for assignment in effects.assignments:
+            dispatch_metrics.ASSIGNMENTS.labels(
+                assignment.force.value if assignment.force else "none", assignment.outcome.value
+            ).inc()
+            await assignments_topic.send(
+                key=assignment.kafka_key().encode(), value=assignment.to_json_bytes()
+            )
+        if isinstance(event, TickEvent) and event.region_id is not None:
+            _export_region_gauges(event.region_id)
+
+
+def _export_region_gauges(region_id: str) -> None:
+    """State gauges for regions this worker owns (refreshed on each tick)."""
+    dispatch, clock = processor.state(region_id)
+    for force, count in dispatch.available_by_force(clock.watermark).items():
+        dispatch_metrics.UNITS_AVAILABLE.labels(region_id, force).set(count)
+    dispatch_metrics.UNASSIGNED.labels(region_id).set(len(dispatch.pending))
+    dispatch_metrics.OPEN_INCIDENTS.labels(region_id).set(dispatch.open_incident_count())
+    if clock.watermark is not None:
+        delay = (datetime.now(UTC) - clock.watermark).total_seconds()
+        metrics.WATERMARK_DELAY.labels(region_id).set(delay)
+
+
+@app.timer(interval=settings.tick_interval_s, on_leader=True, name="region.tick")  # type: ignore[untyped-decorator]
+async def tick() -> None:
+    """Wall-clock ticks travel through the region stream, so deadlines fire in order there."""
+    now = datetime.now(UTC)
+    for region_id in sorted(city.regions):
+        event = TickEvent(region_id=region_id, wall=now)
+        await region_topic.send(key=region_id.encode(), value=encode(event))
+
+
+def _forget_regions(sender: Any, *args: Any, **kwargs: Any) -> None:
+    processor.forget()
+    dispatch_metrics.clear_region_gauges()
+    metrics.WATERMARK_DELAY.clear()
+
+
+app.on_partitions_revoked.connect(_forget_regions)  # type: ignore[arg-type]

@@ -1,0 +1,286 @@
+"""Dispatch through the real broker: a scripted city yields exactly the expected assignments.
+
+One worker serves the whole module (a Faust worker takes seconds to join its group); every test
+uses its own unit and incident ids and places its units in its own zone, far apart.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from schemas import topics
+from schemas.dispatch import Assignment, AssignmentOutcome
+from streams.city.model import load_city
+from streams.dispatch.policy import default_policy, policy_to_json
+from streams.settings import Settings
+from tests.support.deployments import make_deployment, start_worker
+from tests.support.waiting import eventually
+from tests.support.worker_process import WorkerProcess
+
+pytestmark = pytest.mark.integration
+
+CITY = load_city(None)
+ACK_TIMEOUT_S = 3.0
+
+
+@dataclass
+class DispatchWorld:
+    settings: Settings
+    worker: WorkerProcess
+    producer: AIOKafkaProducer
+    consumer: AIOKafkaConsumer
+    seen: dict[str, list[Assignment]] = field(default_factory=dict)
+    sent: dict[str, int] = field(default_factory=lambda: {"telemetry": 0, "update": 0})
+    incidents: list[str] = field(default_factory=list)
+
+    @property
+    def t0(self) -> datetime:
+        return datetime.now(UTC)
+
+    async def publish(self, topic: str, key: str, body: dict[str, object]) -> None:
+        await self.producer.send_and_wait(
+            self.settings.topic(topic), key=key.encode(), value=orjson.dumps(body)
+        )
+
+    async def unit(
+        self,
+        unit_id: str,
+        zone: str,
+        east_m: float,
+        *,
+        force: str = "station",
+        at: datetime | None = None,
+        status: str = "available",
+    ) -> None:
+        lat, lon = CITY.zones[zone].interior_point
+        self.sent["telemetry"] += 1
+        await self.publish(
+            topics.UNITS_TELEMETRY,
+            unit_id,
+            {
+                "unit_id": unit_id,
+                "at": (at or self.t0).isoformat(),
+                "status": status,
+                "force": force,
+                "location": {"lat": lat, "lon": lon + east_m / 72_800},
+            },
+        )
+
+    async def settled(self) -> None:
+        """Wait until the region core has applied every telemetry record and update sent.
+
+        Inputs on different topics are not ordered with each other (nor are they upstream):
+        a test that needs units in place before an incident waits for them, as a dispatcher
+        would look at the map first.
+        """
+
+        async def probe() -> bool:
+            _, text = await self.worker.get("/metrics")
+            done = {kind: 0.0 for kind in self.sent}
+            for line in text.splitlines():
+                for kind in self.sent:
+                    if line.startswith(f'patrolflow_region_events_total{{kind="{kind}"'):
+                        done[kind] += float(line.rpartition(" ")[2])
+            return all(done[kind] >= count for kind, count in self.sent.items())
+
+        await eventually(probe, timeout_s=30, what=f"region core applied {self.sent}")
+
+    async def incident(
+        self, incident_id: str, zone: str, *, category: str = "public_order", priority: int = 2
+    ) -> None:
+        lat, lon = CITY.zones[zone].interior_point
+        await self.publish(
+            topics.INCIDENTS_REPORTED,
+            incident_id,
+            {
+                "incident_id": incident_id,
+                "reported_at": self.t0.isoformat(),
+                "category": category,
+                "priority": priority,
+                "location": {"lat": lat, "lon": lon},
+                "source": "hailar-110",
+                "caller_phone": "13800000000",
+            },
+        )
+
+    async def update(self, incident_id: str, kind: str, unit_id: str | None = None) -> None:
+        body: dict[str, object] = {
+            "incident_id": incident_id,
+            "at": self.t0.isoformat(),
+            "kind": kind,
+        }
+        if unit_id:
+            body["unit_id"] = unit_id
+        self.sent["update"] += 1
+        await self.publish(topics.INCIDENTS_UPDATES, incident_id, body)
+
+    async def records(
+        self, incident_id: str, count: int, timeout_s: float = 30
+    ) -> list[Assignment]:
+        """Wait until ``count`` records of ``incident_id`` arrived; fail on any extra one."""
+
+        async def probe() -> list[Assignment] | None:
+            batch = await self.consumer.getmany(timeout_ms=200)
+            for records in batch.values():
+                for record in records:
+                    assignment = Assignment.model_validate_json(record.value)
+                    assert record.key == assignment.incident_id.encode()
+                    self.seen.setdefault(assignment.incident_id, []).append(assignment)
+            got = self.seen.get(incident_id, [])
+            return got if len(got) >= count else None
+
+        try:
+            got = await eventually(
+                probe, timeout_s=timeout_s, what=f"{count} assignment record(s) for {incident_id}"
+            )
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n--- worker log ---\n{self.worker.log_tail(80)}") from None
+        assert len(got) == count, [(a.outcome, a.unit_id) for a in got]
+        return got
+
+
+@pytest.fixture(scope="module")
+async def world(
+    kafka_bootstrap: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[DispatchWorld]:
+    policy_file = tmp_path_factory.mktemp("policy") / "policy.json"
+    fast = policy_to_json(default_policy())
+    fast["ack_timeout_s"] = ACK_TIMEOUT_S
+    policy_file.write_text(json.dumps(fast))
+    settings = await make_deployment(
+        kafka_bootstrap, tmp_path_factory, dispatch_policy=policy_file, allowed_lateness_s=0.5
+    )
+    worker = await start_worker(settings, tmp_path_factory.mktemp("logs") / "worker.log")
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    await producer.start()
+    consumer = AIOKafkaConsumer(
+        settings.topic(topics.DISPATCH_ASSIGNMENTS),
+        bootstrap_servers=kafka_bootstrap,
+        auto_offset_reset="earliest",
+        group_id=None,
+        isolation_level="read_committed",
+    )
+    await consumer.start()
+    try:
+        yield DispatchWorld(settings, worker, producer, consumer)
+    finally:
+        await consumer.stop()
+        await producer.stop()
+        worker.stop()
+
+
+@pytest.fixture(autouse=True)
+async def cancel_leftovers(world: DispatchWorld) -> AsyncIterator[None]:
+    """Tests share the region: cancel each test's incidents so none of them keeps
+    re-dispatching (unacknowledged assignments time out every few seconds) into the next."""
+    yield
+    for incident_id in world.incidents:
+        await world.update(incident_id, "cancelled")
+    world.incidents.clear()
+    await world.settled()
+
+
+def uid(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+async def test_scripted_units_and_incidents_yield_the_expected_assignments(
+    world: DispatchWorld,
+) -> None:
+    near, far, traffic = uid("st"), uid("st"), uid("tr")
+    await world.unit(near, "z01", 150)
+    await world.unit(far, "z01", 900)
+    await world.unit(traffic, "z01", 50, force="traffic")
+    crime, crash = uid("INC"), uid("INC")
+    await world.settled()
+    await world.incident(crime, "z01", category="criminal", priority=2)
+    (first,) = await world.records(crime, 1)
+    assert (first.outcome, first.unit_id, first.zone_id) == (
+        AssignmentOutcome.ASSIGNED,
+        near,
+        "z01",
+    )
+    assert first.target_s == CITY.zones["z01"].default_target_s
+    await world.incident(crash, "z01", category="traffic", priority=3)
+    (second,) = await world.records(crash, 1)
+    assert (second.outcome, second.unit_id) == (AssignmentOutcome.ASSIGNED, traffic)
+
+
+async def test_two_incidents_together_never_share_a_unit(world: DispatchWorld) -> None:
+    a, b = uid("st"), uid("st")
+    await world.unit(a, "z07", 100)
+    await world.unit(b, "z07", 400)
+    first, second = uid("INC"), uid("INC")
+    await world.settled()
+    await world.incident(first, "z07")
+    await world.incident(second, "z07")
+    (one,) = await world.records(first, 1)
+    (two,) = await world.records(second, 1)
+    assert {one.unit_id, two.unit_id} == {a, b}
+
+
+async def test_decline_and_ack_timeout_each_redispatch(world: DispatchWorld) -> None:
+    a, b, c = uid("st"), uid("st"), uid("st")
+    for unit, east in ((a, 100), (b, 300), (c, 600)):
+        await world.unit(unit, "z09", east)
+    incident = uid("INC")
+    await world.settled()
+    await world.incident(incident, "z09")
+    (first,) = await world.records(incident, 1)
+    assert first.unit_id == a
+    await world.update(incident, "declined", a)
+    second = (await world.records(incident, 2))[-1]
+    assert (second.unit_id, second.attempt) == (b, 2)
+    # No acknowledgement from b: after the (test) 3 s timeout, the clock ticks re-dispatch.
+    third = (await world.records(incident, 3, timeout_s=30))[-1]
+    assert (third.unit_id, third.attempt) == (c, 3)
+    assert third.assigned_at - second.assigned_at == timedelta(seconds=ACK_TIMEOUT_S)
+
+
+async def test_stale_and_out_of_order_telemetry_are_ignored(world: DispatchWorld) -> None:
+    stale, moved, fresh = uid("st"), uid("st"), uid("st")
+    now = world.t0
+    await world.unit(stale, "z03", 50, at=now - timedelta(seconds=600))  # silent 10 minutes
+    await world.unit(moved, "z03", 2500)  # now far away ...
+    await world.unit(moved, "z03", 20, at=now - timedelta(seconds=30))  # ... an older fix, late
+    await world.unit(fresh, "z03", 1200)
+    incident = uid("INC")
+    await world.settled()
+    await world.incident(incident, "z03")
+    (record,) = await world.records(incident, 1)
+    assert record.unit_id == fresh  # 1.2 km beats the stale unit and the out-of-order fix
+
+
+async def test_unit_freed_by_cleared_is_assigned_again(world: DispatchWorld) -> None:
+    # The second region holds no other test's units: this one is the only unit there.
+    only = uid("st")
+    await world.unit(only, "z16", 0)
+    first, second = uid("INC"), uid("INC")
+    await world.settled()
+    await world.incident(first, "z16")
+    assert (await world.records(first, 1))[0].unit_id == only
+    await world.update(first, "acknowledged", only)  # so only "cleared" can free it
+    await world.incident(second, "z16")
+    (waiting,) = await world.records(second, 1)
+    assert (waiting.outcome, waiting.unit_id) == (AssignmentOutcome.UNASSIGNED, None)
+    await world.update(first, "cleared")
+    again = (await world.records(second, 2))[-1]
+    assert (again.outcome, again.unit_id) == (AssignmentOutcome.ASSIGNED, only)
+
+
+async def test_no_personal_data_leaves_in_assignments(world: DispatchWorld) -> None:
+    await world.unit(uid("st"), "z11", 0)
+    incident = uid("INC")
+    await world.settled()
+    await world.incident(incident, "z11")
+    (record,) = await world.records(incident, 1)
+    assert "13800000000" not in record.model_dump_json()

@@ -1,0 +1,321 @@
+"""The region core without Kafka: routing, commitment, re-dispatch, release, restart.
+
+The processor runs over plain dicts here; the worker runs the same code over Faust tables.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from schemas.dispatch import Assignment, AssignmentOutcome, assignment_id_for
+from schemas.incidents import IncidentCategory, IncidentUpdate, UpdateKind
+from schemas.units import Force, UnitStatus, UnitTelemetry
+from streams.city.model import City, load_city
+from streams.dispatch.policy import default_policy
+from streams.region.events import (
+    AnyEvent,
+    IncidentEvent,
+    IncidentFacts,
+    TelemetryEvent,
+    TickEvent,
+    UpdateEvent,
+)
+from streams.region.processing import RegionProcessor, Router
+
+T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+CITY = load_city(None)
+#: Central Hailar (zone z05) and points due east of it, ~70 m apart per 0.001 degree of lon.
+CENTRE = CITY.zones["z05"].interior_point
+
+
+class Harness:
+    """Intake's view: publish events, read assignments. Tables are dicts shared across restarts."""
+
+    def __init__(self, city: City = CITY) -> None:
+        self.city = city
+        self.tables: dict[str, dict[str, bytes]] = {
+            name: {} for name in ("routes", "homes", "parked", "units", "incidents", "clocks")
+        }
+        self.restart()
+        self.out: list[Assignment] = []
+
+    def restart(self) -> None:
+        t = self.tables
+        self.router = Router(self.city, t["routes"], t["homes"], t["parked"])
+        self.processor = RegionProcessor(
+            self.city,
+            default_policy(),
+            t["units"],
+            t["incidents"],
+            t["clocks"],
+            lateness=timedelta(seconds=5),
+            live_window=timedelta(minutes=3),
+        )
+
+    def send(self, event: AnyEvent) -> list[Assignment]:
+        produced: list[Assignment] = []
+        for routed in self.router.route(event).forward:
+            produced += self.processor.process(routed).assignments
+        self.out += produced
+        return produced
+
+    def unit(
+        self,
+        unit_id: str,
+        force: Force,
+        east_m: float = 0.0,
+        *,
+        at: timedelta,
+        status: UnitStatus = UnitStatus.AVAILABLE,
+        north_m: float = 0.0,
+        post_id: str | None = None,
+    ) -> list[Assignment]:
+        lat = CENTRE[0] + north_m / 111_320
+        lon = CENTRE[1] + east_m / 72_800
+        return self.send(
+            TelemetryEvent(
+                telemetry=UnitTelemetry(
+                    unit_id=unit_id,
+                    at=T0 + at,
+                    location={"lat": lat, "lon": lon},
+                    status=status,
+                    force=force,
+                    post_id=post_id,
+                )
+            )
+        )
+
+    def incident(
+        self,
+        incident_id: str,
+        *,
+        at: timedelta,
+        category: str = "public_order",
+        priority: int = 2,
+        east_m: float = 0.0,
+        north_m: float = 0.0,
+    ) -> list[Assignment]:
+        lat = CENTRE[0] + north_m / 111_320
+        lon = CENTRE[1] + east_m / 72_800
+        return self.send(
+            IncidentEvent(
+                incident=IncidentFacts(
+                    incident_id=incident_id,
+                    reported_at=T0 + at,
+                    category=IncidentCategory(category),
+                    priority=priority,
+                    lat=lat,
+                    lon=lon,
+                    zone_id=None,
+                )
+            )
+        )
+
+    def update(
+        self, incident_id: str, kind: str, unit_id: str | None = None, *, at: timedelta
+    ) -> list[Assignment]:
+        return self.send(
+            UpdateEvent(
+                update=IncidentUpdate(
+                    incident_id=incident_id, at=T0 + at, kind=UpdateKind(kind), unit_id=unit_id
+                )
+            )
+        )
+
+    def tick(self, at: timedelta) -> list[Assignment]:
+        produced: list[Assignment] = []
+        for region in sorted(self.city.regions):
+            produced += self.processor.process(
+                TickEvent(region_id=region, wall=T0 + at)
+            ).assignments
+        self.out += produced
+        return produced
+
+
+def s(seconds: float) -> timedelta:
+    return timedelta(seconds=seconds)
+
+
+def units_of(records: list[Assignment]) -> list[str | None]:
+    return [r.unit_id for r in records]
+
+
+@pytest.fixture
+def city_centre() -> Harness:
+    """Three station units east of the centre at 200 m, 600 m and 1200 m."""
+    h = Harness()
+    h.unit("st-near", Force.STATION, 200, at=s(0))
+    h.unit("st-mid", Force.STATION, 600, at=s(0))
+    h.unit("st-far", Force.STATION, 1200, at=s(0))
+    return h
+
+
+def test_nearest_available_unit_is_assigned_with_a_deterministic_id(city_centre: Harness) -> None:
+    (record,) = city_centre.incident("INC-1", at=s(10))
+    assert record.outcome is AssignmentOutcome.ASSIGNED
+    assert record.unit_id == "st-near"
+    assert record.force is Force.STATION
+    assert record.zone_id == "z05"
+    assert record.region_id == "hailar"
+    assert record.assigned_at == T0 + s(10)
+    assert record.assignment_id == assignment_id_for("INC-1", 0, 1)
+    assert record.target_s == CITY.zones["z05"].default_target_s
+    assert record.distance_m is not None  # the route estimate: 200 m x the detour factor
+    assert record.distance_m == pytest.approx(200 * default_policy().detour_factor, rel=0.02)
+    assert record.eta_s is not None
+    assert record.eta_s > 0
+
+
+def test_two_incidents_together_never_share_a_unit(city_centre: Harness) -> None:
+    first = city_centre.incident("INC-1", at=s(10))
+    second = city_centre.incident("INC-2", at=s(10))
+    assert units_of(first) == ["st-near"]
+    assert units_of(second) == ["st-mid"]
+
+
+def test_committed_unit_stays_committed_although_its_terminal_says_available(
+    city_centre: Harness,
+) -> None:
+    city_centre.incident("INC-1", at=s(10))
+    city_centre.unit("st-near", Force.STATION, 200, at=s(12))  # terminal lags: "available"
+    assert units_of(city_centre.incident("INC-2", at=s(13))) == ["st-mid"]
+
+
+def test_decline_redispatches_to_the_next_best_and_never_back(city_centre: Harness) -> None:
+    city_centre.incident("INC-1", at=s(10))
+    (again,) = city_centre.update("INC-1", "declined", "st-near", at=s(15))
+    assert again.unit_id == "st-mid"
+    assert again.attempt == 2
+    assert again.assignment_id == assignment_id_for("INC-1", 0, 2)
+    # The declined unit is free for other incidents, but never offered INC-1 again.
+    assert units_of(city_centre.incident("INC-2", at=s(16))) == ["st-near"]
+    (third,) = city_centre.update("INC-1", "declined", "st-mid", at=s(20))
+    assert third.unit_id == "st-far"
+
+
+def test_acknowledgement_timeout_redispatches_on_the_clock(city_centre: Harness) -> None:
+    city_centre.incident("INC-1", at=s(10))
+    assert city_centre.tick(s(40)) == []  # 30 s deadline at t=40; watermark is 35 (5 s lateness)
+    (again,) = city_centre.tick(s(45.5))
+    assert again.unit_id == "st-mid"
+    assert again.attempt == 2
+    assert again.assigned_at == T0 + s(40)  # decided at the deadline itself, not at the tick
+
+
+def test_acknowledged_unit_is_not_timed_out(city_centre: Harness) -> None:
+    city_centre.incident("INC-1", at=s(10))
+    city_centre.update("INC-1", "acknowledged", "st-near", at=s(20))
+    assert city_centre.tick(s(120)) == []
+
+
+def test_out_of_order_and_stale_telemetry_are_ignored() -> None:
+    h = Harness()
+    h.unit("st-a", Force.STATION, 100, at=s(100))
+    # An older report (out of order) saying the unit is far away changes nothing.
+    h.unit("st-a", Force.STATION, 5000, at=s(50))
+    h.unit("st-b", Force.STATION, 300, at=s(100))
+    (record,) = h.incident("INC-1", at=s(110))
+    assert record.unit_id == "st-a"
+    assert record.distance_m is not None
+    assert record.distance_m < 150
+    # A unit silent for longer than the staleness limit (120 s) is not dispatched.
+    h2 = Harness()
+    h2.unit("st-silent", Force.STATION, 100, at=s(0))
+    h2.unit("st-fresh", Force.STATION, 900, at=s(100))
+    assert units_of(h2.incident("INC-2", at=s(130))) == ["st-fresh"]
+
+
+def test_no_eligible_unit_gives_one_unassigned_record_then_retries() -> None:
+    h = Harness()
+    h.unit("traffic-1", Force.TRAFFIC, 100, at=s(0))  # wrong force for public order
+    (record,) = h.incident("INC-1", at=s(10))
+    assert record.outcome is AssignmentOutcome.UNASSIGNED
+    assert record.unit_id is None
+    h.unit("traffic-1", Force.TRAFFIC, 120, at=s(20))
+    assert h.out[-1].outcome is AssignmentOutcome.UNASSIGNED  # still one record
+    (assigned,) = h.unit("st-new", Force.STATION, 2000, at=s(30))
+    assert assigned.incident_id == "INC-1"
+    assert assigned.unit_id == "st-new"
+    assert assigned.attempt == 2
+    assert assigned.assigned_at == T0 + s(30)
+
+
+def test_unit_freed_by_cleared_is_assigned_again() -> None:
+    h = Harness()
+    h.unit("st-only", Force.STATION, 100, at=s(0))
+    assert units_of(h.incident("INC-1", at=s(10))) == ["st-only"]
+    h.update("INC-1", "acknowledged", "st-only", at=s(12))
+    assert units_of(h.incident("INC-2", at=s(11))) == [None]
+    h.unit("st-only", Force.STATION, 100, at=s(290))  # on scene, still reporting
+    (reassigned,) = h.update("INC-1", "cleared", at=s(300))
+    assert reassigned.incident_id == "INC-2"
+    assert reassigned.unit_id == "st-only"
+
+
+def test_slot_is_unfilled_after_the_attempt_limit() -> None:
+    h = Harness()
+    for n in range(4):
+        h.unit(f"st-{n}", Force.STATION, 100 + 100 * n, at=s(0))
+    h.incident("INC-1", at=s(10))
+    h.update("INC-1", "declined", "st-0", at=s(11))
+    h.update("INC-1", "declined", "st-1", at=s(12))
+    (last,) = h.update("INC-1", "declined", "st-2", at=s(13))
+    assert last.outcome is AssignmentOutcome.UNFILLED
+    assert last.unit_id is None
+    assert last.attempt == 4
+
+
+def test_invalid_calls_are_never_dispatched_and_outside_calls_are_out_of_area(
+    city_centre: Harness,
+) -> None:
+    (invalid,) = city_centre.incident("INC-X", at=s(10), category="invalid")
+    assert invalid.outcome is AssignmentOutcome.NOT_DISPATCHED
+    (outside,) = city_centre.incident("INC-Y", at=s(10), north_m=60_000)
+    assert outside.outcome is AssignmentOutcome.OUT_OF_AREA
+    assert outside.zone_id is None
+    assert outside.region_id in CITY.regions
+    assert units_of(city_centre.incident("INC-Z", at=s(11))) == ["st-near"]  # nobody was taken
+
+
+def test_update_before_its_incident_waits_and_is_applied_after_it(city_centre: Harness) -> None:
+    assert city_centre.update("INC-1", "acknowledged", "st-near", at=s(12)) == []
+    (record,) = city_centre.incident("INC-1", at=s(10))
+    assert record.unit_id == "st-near"
+    assert city_centre.tick(s(120)) == []  # the parked acknowledgement was applied
+
+
+def test_duplicate_incident_report_takes_effect_once(city_centre: Harness) -> None:
+    city_centre.incident("INC-1", at=s(10))
+    assert city_centre.incident("INC-1", at=s(10)) == []
+
+
+def test_restart_from_tables_continues_with_the_same_decisions(city_centre: Harness) -> None:
+    city_centre.incident("INC-1", at=s(10))
+    city_centre.incident("INC-2", at=s(11))
+    city_centre.restart()  # a new worker: everything comes back from the tables
+    assert units_of(city_centre.incident("INC-3", at=s(12))) == ["st-far"]
+    (again,) = city_centre.update("INC-1", "declined", "st-near", at=s(13))
+    assert again.unit_id is None  # st-mid and st-far are committed; st-near declined
+    city_centre.restart()
+    # INC-2's and INC-3's acknowledgement deadlines (41 s, 42 s) survived the restart.
+    fired = city_centre.tick(s(60))
+    assert [(r.incident_id, r.unit_id, r.attempt, r.assigned_at) for r in fired] == [
+        ("INC-2", "st-near", 2, T0 + s(41)),  # st-mid timed out; st-near only declined INC-1
+        ("INC-1", "st-mid", 3, T0 + s(41)),  # the freed st-mid goes to the waiting INC-1
+        ("INC-3", None, 2, T0 + s(42)),  # st-far timed out and nobody else is free
+    ]
+
+
+def test_replay_of_the_same_input_writes_the_same_records() -> None:
+    def run() -> list[str]:
+        h = Harness()
+        h.unit("st-a", Force.STATION, 100, at=s(0))
+        h.unit("st-b", Force.STATION, 400, at=s(0))
+        h.incident("INC-1", at=s(5))
+        h.update("INC-1", "declined", "st-a", at=s(8))
+        h.tick(s(60))
+        return [r.model_dump_json() for r in h.out]
+
+    assert run() == run()
