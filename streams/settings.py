@@ -84,6 +84,10 @@ class Settings(BaseSettings):
         default=None, description="Dispatch policy JSON (run cards, speeds); unset: built-in."
     )
 
+    clearance_snapshot_interval_s: float = Field(
+        default=60.0, gt=0, description="How often metrics.clearance snapshots are published."
+    )
+
     # --- The city --------------------------------------------------------------------------
     city: Path | None = Field(
         default=None, description="City GeoJSON file; unset: the built-in demo city."

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import importlib
+
 import faust
 
 from streams.app import app, settings
 
+#: Importing a module registers its agents, tables, timers and pages on the app.
+AGENT_MODULES = (
+    "streams.intake.agents",
+    "streams.region.agents",
+    "streams.clearance.agents",
+    "streams.ops",
+)
+
 
 def load_agents() -> None:
-    """Importing a domain's agents module registers its agents on the app."""
-    import streams.intake.agents
-    import streams.ops  # noqa: F401
+    for name in AGENT_MODULES:
+        importlib.import_module(name)
 
 
 def run_worker() -> None:

@@ -51,7 +51,7 @@ Rules
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
@@ -157,11 +157,11 @@ class CaseRecord:
 class LedgerState:
     """The ledger's whole state: plain dicts keyed by strings (see the module docstring)."""
 
-    counts: dict[str, int] = field(default_factory=dict)
-    series: dict[str, int] = field(default_factory=dict)
-    meta: dict[str, int] = field(default_factory=dict)
-    cases: dict[str, str] = field(default_factory=dict)
-    parked: dict[str, str] = field(default_factory=dict)
+    counts: MutableMapping[str, int] = field(default_factory=dict)
+    series: MutableMapping[str, int] = field(default_factory=dict)
+    meta: MutableMapping[str, int] = field(default_factory=dict)
+    cases: MutableMapping[str, str] = field(default_factory=dict)
+    parked: MutableMapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

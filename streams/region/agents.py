@@ -49,6 +49,17 @@ def _table(name: str) -> Any:
 
 
 routing_topic = _internal("routing")
+#: Case facts for the clearance ledger: few per day, so one partition holds the whole ledger.
+cases_topic = app.topic(
+    settings.internal_topic("cases"),
+    internal=True,
+    partitions=1,
+    key_type=bytes,
+    value_type=bytes,
+    key_serializer="raw",
+    value_serializer="raw",
+)
+CASES_KEY = b"cases"
 region_topic = _internal("region-events")
 assignments_topic = raw_topic(names.DISPATCH_ASSIGNMENTS)
 
@@ -93,7 +104,8 @@ async def process(stream: Any) -> None:
     async for value in stream:
         event = decode(value)
         started = time.perf_counter()
-        effects = processor.process(event)
+        output = processor.process(event)
+        effects = output.dispatch
         elapsed = time.perf_counter() - started
         metrics.EVENTS.labels(event.kind, effects.ignored or "applied").inc()
         if isinstance(event, IncidentEvent):
@@ -107,6 +119,8 @@ async def process(stream: Any) -> None:
             await assignments_topic.send(
                 key=assignment.kafka_key().encode(), value=assignment.to_json_bytes()
             )
+        for case in output.cases:
+            await cases_topic.send(key=CASES_KEY, value=case.to_bytes())
         if isinstance(event, TickEvent) and event.region_id is not None:
             _export_region_gauges(event.region_id)
 
@@ -129,7 +143,11 @@ async def tick() -> None:
     now = datetime.now(UTC)
     for region_id in sorted(city.regions):
         event = TickEvent(region_id=region_id, wall=now)
-        await region_topic.send(key=region_id.encode(), value=encode(event))
+        try:
+            await region_topic.send(key=region_id.encode(), value=encode(event))
+        except Exception:  # the broker may be away: the next tick tries again; stay up
+            log.exception("tick for %s not sent", region_id)
+            metrics.TICKS_FAILED.inc()
 
 
 def _forget_regions(sender: Any, *args: Any, **kwargs: Any) -> None:

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from schemas.incidents import IncidentCategory, IncidentReported, IncidentUpdate
+from schemas.incidents import CaseType, IncidentCategory, IncidentReported, IncidentUpdate
 from schemas.units import UnitTelemetry
 
 
@@ -77,6 +77,24 @@ REGION_EVENT: TypeAdapter[IncidentEvent | UpdateEvent | TelemetryEvent | TickEve
 
 
 AnyEvent = IncidentEvent | UpdateEvent | TelemetryEvent | TickEvent
+
+
+class CaseEvent(_Internal):
+    """A case filed or solved, with the zone and region of its incident (from the region core).
+
+    Travels on ``<app>-cases`` to the clearance ledger; no personal data.
+    """
+
+    kind: Literal["case_filed", "case_solved"]
+    case_id: str
+    case_type: CaseType
+    incident_id: str
+    zone_id: str | None
+    region_id: str
+    at: datetime
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
 
 
 def routing_key(event: AnyEvent) -> bytes:

@@ -21,3 +21,6 @@ WATERMARK_DELAY = Gauge(
     "Wall clock minus the region's event-time watermark (owned regions only).",
     ["region"],
 )
+TICKS_FAILED = Counter(
+    "patrolflow_region_ticks_failed", "Clock ticks that could not be sent (broker unavailable)."
+)

@@ -13,6 +13,7 @@ from typing import TypeVar
 
 import orjson
 
+from schemas.incidents import CASE_KINDS, IncidentUpdate
 from schemas.units import UnitStatus
 from streams.city.model import City
 from streams.dispatch.lifecycle import Effects, RegionDispatch
@@ -21,6 +22,7 @@ from streams.dispatch.records import IncidentRecord, UnitRecord
 from streams.region.clock import RegionClock
 from streams.region.events import (
     AnyEvent,
+    CaseEvent,
     IncidentEvent,
     TelemetryEvent,
     TickEvent,
@@ -106,6 +108,31 @@ class Router:
         return routed
 
 
+@dataclass
+class RegionOutput:
+    """Everything one region event produced: dispatch effects and case facts for clearance."""
+
+    dispatch: Effects
+    cases: list[CaseEvent] = field(default_factory=list)
+
+
+def case_event(
+    update: IncidentUpdate, incident: IncidentRecord | None, region_id: str
+) -> CaseEvent | None:
+    """The clearance ledger's view of a case update (None for lifecycle updates)."""
+    if update.kind not in CASE_KINDS or update.case_id is None or update.case_type is None:
+        return None
+    return CaseEvent(
+        kind=update.kind.value,
+        case_id=update.case_id,
+        case_type=update.case_type,
+        incident_id=update.incident_id,
+        zone_id=incident.facts.zone_id if incident else None,
+        region_id=region_id,
+        at=update.at,
+    )
+
+
 class RegionProcessor:
     """The region core of one worker: dispatch state and a clock per region it owns."""
 
@@ -134,25 +161,31 @@ class RegionProcessor:
             self.regions[region_id] = self._restore(region_id)
         return self.regions[region_id]
 
-    def process(self, event: AnyEvent) -> Effects:
+    def process(self, event: AnyEvent) -> RegionOutput:
         assert event.region_id is not None, "region events are routed"
         dispatch, clock = self.state(event.region_id)
+        output = RegionOutput(Effects())
         if isinstance(event, TickEvent):
             if not clock.tick(event.wall):
-                return Effects(ignored="tick_not_live")
-            effects = dispatch.on_clock(self._watermark(clock))
+                return RegionOutput(Effects(ignored="tick_not_live"))
+            output.dispatch = dispatch.on_clock(self._watermark(clock))
             self._save_clock(event.region_id, clock)
         else:
             clock.observe(event_time(event))
-            effects = dispatch.on_clock(self._watermark(clock))
+            effects = output.dispatch = dispatch.on_clock(self._watermark(clock))
             if isinstance(event, IncidentEvent):
                 effects.merge(dispatch.on_incident(event.incident))
             elif isinstance(event, UpdateEvent):
-                effects.merge(dispatch.on_update(event.update))
+                incident = dispatch.incidents.get(event.update.incident_id)
+                case = case_event(event.update, incident, event.region_id)
+                if case is not None:
+                    output.cases.append(case)
+                else:
+                    effects.merge(dispatch.on_update(event.update))
             else:
                 effects.merge(dispatch.on_telemetry(event.telemetry))
-        self._persist(dispatch, effects)
-        return effects
+        self._persist(dispatch, output.dispatch)
+        return output
 
     def _persist(self, dispatch: RegionDispatch, effects: Effects) -> None:
         for unit_id in effects.units:

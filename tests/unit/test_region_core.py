@@ -57,7 +57,7 @@ class Harness:
     def send(self, event: AnyEvent) -> list[Assignment]:
         produced: list[Assignment] = []
         for routed in self.router.route(event).forward:
-            produced += self.processor.process(routed).assignments
+            produced += self.processor.process(routed).dispatch.assignments
         self.out += produced
         return produced
 
@@ -129,7 +129,7 @@ class Harness:
         for region in sorted(self.city.regions):
             produced += self.processor.process(
                 TickEvent(region_id=region, wall=T0 + at)
-            ).assignments
+            ).dispatch.assignments
         self.out += produced
         return produced
 

@@ -1,0 +1,127 @@
+"""Ledger reports as wire records (``ClearanceSnapshot``): pure, shared by the topic and /clearance.
+
+The ledger computes exact figures; the wire's ``Figure``/``Change`` constructors present them
+(two decimals, half away from zero; a rate change presented as the difference of presented
+rates). Both sides work from the same integers, so the two can never disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime
+
+from schemas.clearance import (
+    UNKNOWN_ZONE,
+    Change,
+    ClearanceScope,
+    ClearanceSnapshot,
+    ClearanceWindow,
+    Comparison,
+    ComparisonBasis,
+    Figure,
+)
+from schemas.incidents import CaseType
+from streams.clearance.ledger import CaseLedger
+from streams.clearance.periods import Period, rolling_windows
+
+
+def snapshot(
+    ledger: CaseLedger,
+    period: Period,
+    as_of: date,
+    case_type: CaseType,
+    *,
+    window: ClearanceWindow = ClearanceWindow.CUSTOM,
+    region: str | None = None,
+    zone: str | None = None,
+    computed_at: datetime,
+) -> ClearanceSnapshot:
+    """The clearance of ``case_type`` in ``period`` as of ``as_of``, for one scope."""
+    report = ledger.report(period, as_of, case_type.value, zone=zone, region=region)
+    current = report.figures
+    rate = Figure.rate(current.cleared, current.filed)
+
+    def comparison(basis: ComparisonBasis, span: Period, filed: int, cleared: int) -> Comparison:
+        base_rate = Figure.rate(cleared, filed)
+        return Comparison(
+            basis=basis,
+            start=span.start,
+            end=span.end,
+            filed=filed,
+            cleared=cleared,
+            rate=base_rate,
+            filed_change=Change.relative(current.filed, filed),
+            rate_change=Change.points(rate, base_rate),
+        )
+
+    yoy, pop = report.year_on_year, report.previous_period
+    scope = (
+        ClearanceScope.ZONE
+        if zone is not None
+        else ClearanceScope.REGION
+        if region is not None
+        else ClearanceScope.ALL
+    )
+    return ClearanceSnapshot(
+        window=window,
+        start=period.start,
+        end=period.end,
+        as_of=as_of,
+        computed_at=computed_at,
+        case_type=case_type,
+        scope=scope,
+        region_id=region if scope is ClearanceScope.REGION else None,
+        zone_id=zone if scope is ClearanceScope.ZONE else None,
+        filed=current.filed,
+        cleared=current.cleared,
+        solved_in_period=current.solved_in_period,
+        rate=rate,
+        year_on_year=comparison(
+            ComparisonBasis.YEAR_ON_YEAR, yoy.period, yoy.figures.filed, yoy.figures.cleared
+        ),
+        previous_period=comparison(
+            ComparisonBasis.PREVIOUS_PERIOD, pop.period, pop.figures.filed, pop.figures.cleared
+        ),
+    )
+
+
+def rolling_snapshots(
+    ledger: CaseLedger,
+    as_of: date,
+    *,
+    regions: dict[str, tuple[str, ...]],
+    computed_at: datetime,
+) -> Iterator[ClearanceSnapshot]:
+    """Every rolling window x case type x scope (all, each region, each zone and unknown)."""
+    for window, period in rolling_windows(as_of).items():
+        for case_type in CaseType:
+            yield snapshot(ledger, period, as_of, case_type, window=window, computed_at=computed_at)
+            for region_id, zones in sorted(regions.items()):
+                yield snapshot(
+                    ledger,
+                    period,
+                    as_of,
+                    case_type,
+                    window=window,
+                    region=region_id,
+                    computed_at=computed_at,
+                )
+                for zone_id in zones:
+                    yield snapshot(
+                        ledger,
+                        period,
+                        as_of,
+                        case_type,
+                        window=window,
+                        zone=zone_id,
+                        computed_at=computed_at,
+                    )
+            yield snapshot(
+                ledger,
+                period,
+                as_of,
+                case_type,
+                window=window,
+                zone=UNKNOWN_ZONE,
+                computed_at=computed_at,
+            )

@@ -1,0 +1,145 @@
+"""Clearance through the real broker: case updates in, exact figures out (/clearance, topic)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from schemas import topics
+from schemas.clearance import ClearanceSnapshot
+from streams.city.model import load_city
+from streams.clearance.periods import Period, year_on_year
+from streams.settings import Settings
+from tests.support.waiting import eventually
+from tests.support.worker_process import WorkerProcess
+
+pytestmark = pytest.mark.integration
+
+CITY = load_city(None)
+TZ = ZoneInfo("Asia/Shanghai")
+
+
+def noon(day: date) -> datetime:
+    return datetime.combine(day, time(12, 0), tzinfo=TZ)
+
+
+async def test_case_updates_yield_exact_clearance_figures(
+    deployment_factory: Callable[..., Awaitable[Settings]],
+    worker_factory: Callable[[Settings], Awaitable[WorkerProcess]],
+    producer: AIOKafkaProducer,
+    consumer_factory: Callable[..., Awaitable[AIOKafkaConsumer]],
+) -> None:
+    settings = await deployment_factory(clearance_snapshot_interval_s=1.0)
+    worker = await worker_factory(settings)
+    run = uuid.uuid4().hex[:6]
+    now = datetime.now(UTC)
+    today = now.astimezone(TZ).date()
+    last_year = year_on_year(Period(today, today)).start
+
+    async def publish(topic: str, key: str, body: dict[str, object]) -> None:
+        await producer.send_and_wait(
+            settings.topic(topic), key=key.encode(), value=orjson.dumps(body)
+        )
+
+    async def incident(incident_id: str, zone: str, at: datetime) -> None:
+        lat, lon = CITY.zones[zone].interior_point
+        await publish(
+            topics.INCIDENTS_REPORTED,
+            incident_id,
+            {
+                "incident_id": incident_id,
+                "reported_at": at.isoformat(),
+                "category": "criminal",
+                "priority": 2,
+                "location": {"lat": lat, "lon": lon},
+                "source": "hailar-110",
+            },
+        )
+
+    async def case(incident_id: str, kind: str, case_id: str, at: datetime) -> None:
+        await publish(
+            topics.INCIDENTS_UPDATES,
+            incident_id,
+            {
+                "incident_id": incident_id,
+                "at": at.isoformat(),
+                "kind": kind,
+                "case_id": case_id,
+                "case_type": "criminal",
+            },
+        )
+
+    # This year: five criminal cases filed today, three of them solved (one solve repeated),
+    # plus a solve for a case nobody filed. Two of the five are in zone z15.
+    for n, zone in enumerate(("z02", "z02", "z15", "z02", "z15")):
+        incident_id = f"INC-{run}-{n}"
+        await case(incident_id, "case_filed", f"C-{run}-{n}", now)  # before its incident: parked
+        await incident(incident_id, zone, now - timedelta(minutes=5))
+    for n in (0, 2, 3):
+        await case(f"INC-{run}-{n}", "case_solved", f"C-{run}-{n}", now)
+    await case(f"INC-{run}-0", "case_solved", f"C-{run}-0", now)
+    await case(f"INC-{run}-1", "case_solved", f"C-{run}-ghost", now)
+    # The same day last year: four cases filed, one solved that day.
+    for n in range(4):
+        incident_id = f"OLD-{run}-{n}"
+        await incident(incident_id, "z02", noon(last_year) - timedelta(minutes=5))
+        await case(incident_id, "case_filed", f"L-{run}-{n}", noon(last_year))
+    await case(f"OLD-{run}-0", "case_solved", f"L-{run}-0", noon(last_year))
+
+    async def query(**params: str) -> dict[str, object]:
+        day = today.isoformat()
+        args = {"from": day, "to": day, "as_of": day} | params
+        status, body = await worker.get(
+            "/clearance?" + "&".join(f"{k}={v}" for k, v in args.items())
+        )
+        assert status == 200, body
+        data: dict[str, object] = orjson.loads(body)
+        return data
+
+    async def figures() -> dict[str, object] | None:
+        data = await query()
+        yoy = data["year_on_year"]
+        assert isinstance(yoy, dict)
+        return data if data["filed"] == 5 and data["cleared"] == 3 and yoy["filed"] == 4 else None
+
+    city = await eventually(figures, timeout_s=30, what="all case events applied")
+    snapshot = ClearanceSnapshot.model_validate(city)
+    assert snapshot.rate is not None
+    assert snapshot.rate.presented == "60.00"  # 3 / 5
+    assert snapshot.solved_in_period == 3  # the repeat and the ghost count once, elsewhere
+    yoy = snapshot.year_on_year
+    assert (yoy.start, yoy.end, yoy.filed, yoy.cleared) == (last_year, last_year, 4, 1)
+    assert yoy.filed_change.figure is not None
+    assert yoy.filed_change.figure.presented == "25.00"  # (5 - 4) / 4
+    assert yoy.rate_change.figure is not None
+    assert yoy.rate_change.figure.presented == "35.00"  # 60.00 - 25.00 points
+    assert snapshot.previous_period.filed == 0  # yesterday: nothing filed
+    assert snapshot.previous_period.filed_change.status.value == "undefined"  # zero base
+
+    zone = ClearanceSnapshot.model_validate(await query(zone="z15"))
+    assert (zone.scope.value, zone.zone_id, zone.filed, zone.cleared) == ("zone", "z15", 2, 1)
+
+    _, text = await worker.get("/metrics")
+    solved = 'patrolflow_clearance_case_events_total{kind="case_solved",outcome="%s"} 1.0'
+    assert solved % "duplicate_solve" in text
+    assert solved % "unknown_case" in text
+
+    # The periodic snapshots on metrics.clearance carry the same figures.
+    snapshots = await consumer_factory(settings.topic(topics.METRICS_CLEARANCE))
+
+    async def month_to_date() -> ClearanceSnapshot | None:
+        found = None
+        for records in (await snapshots.getmany(timeout_ms=500)).values():
+            for record in records:
+                if record.key == b"mtd/criminal/all":
+                    found = ClearanceSnapshot.model_validate_json(record.value)
+        return found if found is not None and found.filed >= 5 else None
+
+    mtd = await eventually(month_to_date, timeout_s=30, what="a month-to-date snapshot")
+    assert (mtd.filed, mtd.cleared) == (5, 3)
