@@ -36,6 +36,10 @@ def create_app(settings: Settings) -> faust.App:
         # internal ones) gets an empty assignment until the consumer refreshes metadata and
         # rejoins. Refresh every 10 s instead of aiokafka's 5 minutes.
         consumer_metadata_max_age_ms=10_000,
+        # A killed worker's partitions move after the session timeout: 10 s, not Faust's 60 s,
+        # because a region without its worker dispatches nobody.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=3.0,
         web_bind=settings.web_host,
         web_host=settings.web_host,
         web_port=settings.web_port,
