@@ -108,8 +108,11 @@ async def process(stream: Any) -> None:
         effects = output.dispatch
         elapsed = time.perf_counter() - started
         metrics.EVENTS.labels(event.kind, effects.ignored or "applied").inc()
-        if isinstance(event, IncidentEvent):
+        if isinstance(event, IncidentEvent) and effects.ignored is None:
             dispatch_metrics.DECISION_SECONDS.observe(elapsed)
+            metrics.INCIDENTS.labels(event.incident.category.value).inc()
+        if output.cleared is not None:
+            metrics.CLEARANCE_SECONDS.labels(output.cleared[0]).observe(output.cleared[1])
         if effects.redispatches:
             dispatch_metrics.REDISPATCHES.inc(effects.redispatches)
         for assignment in effects.assignments:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS = Counter(
     "patrolflow_region_events",
@@ -23,4 +23,15 @@ WATERMARK_DELAY = Gauge(
 )
 TICKS_FAILED = Counter(
     "patrolflow_region_ticks_failed", "Clock ticks that could not be sent (broker unavailable)."
+)
+INCIDENTS = Counter(
+    "patrolflow_incidents_reported",
+    "Incidents taken in by the region core (first report only), by category.",
+    ["category"],
+)
+CLEARANCE_SECONDS = Histogram(
+    "patrolflow_incident_clearance_seconds",
+    "Incident clearance time: report to cleared (traffic: road clear), by category.",
+    ["category"],
+    buckets=(60, 300, 600, 1200, 1800, 3600, 7200, 10800, 21600, 43200, 86400),
 )

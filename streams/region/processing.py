@@ -13,12 +13,12 @@ from typing import TypeVar
 
 import orjson
 
-from schemas.incidents import CASE_KINDS, IncidentUpdate
+from schemas.incidents import CASE_KINDS, IncidentUpdate, UpdateKind
 from schemas.units import UnitStatus
 from streams.city.model import City
 from streams.dispatch.lifecycle import Effects, RegionDispatch
 from streams.dispatch.policy import DispatchPolicy
-from streams.dispatch.records import IncidentRecord, UnitRecord
+from streams.dispatch.records import IncidentPhase, IncidentRecord, UnitRecord
 from streams.region.clock import RegionClock
 from streams.region.events import (
     AnyEvent,
@@ -114,6 +114,8 @@ class RegionOutput:
 
     dispatch: Effects
     cases: list[CaseEvent] = field(default_factory=list)
+    #: (category, seconds from report to cleared) when this event cleared an open incident.
+    cleared: tuple[str, float] | None = None
 
 
 def case_event(
@@ -181,7 +183,15 @@ class RegionProcessor:
                 if case is not None:
                     output.cases.append(case)
                 else:
+                    was_open = incident is not None and incident.phase is IncidentPhase.OPEN
                     effects.merge(dispatch.on_update(event.update))
+                    if (
+                        was_open
+                        and incident is not None
+                        and event.update.kind is UpdateKind.CLEARED
+                    ):
+                        took = (event.update.at - incident.facts.reported_at).total_seconds()
+                        output.cleared = (incident.facts.category.value, max(took, 0.0))
             else:
                 effects.merge(dispatch.on_telemetry(event.telemetry))
         self._persist(dispatch, output.dispatch)

@@ -319,3 +319,44 @@ def test_replay_of_the_same_input_writes_the_same_records() -> None:
         return [r.model_dump_json() for r in h.out]
 
     assert run() == run()
+
+
+def test_case_updates_become_case_facts_with_their_incident_zone(city_centre: Harness) -> None:
+    city_centre.incident("INC-1", at=s(10))
+    routed = city_centre.router.route(
+        UpdateEvent(
+            update=IncidentUpdate(
+                incident_id="INC-1",
+                at=T0 + s(600),
+                kind=UpdateKind.CASE_FILED,
+                case_id="A-1",
+                case_type="criminal",
+            )
+        )
+    )
+    (event,) = routed.forward
+    output = city_centre.processor.process(event)
+    (case,) = output.cases
+    assert (case.kind, case.case_id, case.zone_id, case.region_id) == (
+        "case_filed",
+        "A-1",
+        "z05",
+        "hailar",
+    )
+    assert output.dispatch.assignments == []  # a case update is not a dispatch event
+
+
+def test_clearing_an_open_incident_reports_its_clearance_time(city_centre: Harness) -> None:
+    city_centre.incident("INC-1", at=s(10))
+    (event,) = city_centre.router.route(
+        UpdateEvent(
+            update=IncidentUpdate(incident_id="INC-1", at=T0 + s(910), kind=UpdateKind.CLEARED)
+        )
+    ).forward
+    assert city_centre.processor.process(event).cleared == ("public_order", 900.0)
+    (again,) = city_centre.router.route(
+        UpdateEvent(
+            update=IncidentUpdate(incident_id="INC-1", at=T0 + s(950), kind=UpdateKind.CLEARED)
+        )
+    ).forward
+    assert city_centre.processor.process(again).cleared is None  # once per incident
