@@ -327,7 +327,7 @@ def test_case_updates_become_case_facts_with_their_incident_zone(city_centre: Ha
         UpdateEvent(
             update=IncidentUpdate(
                 incident_id="INC-1",
-                at=T0 + s(600),
+                at=T0 + s(20),
                 kind=UpdateKind.CASE_FILED,
                 case_id="A-1",
                 case_type="criminal",
