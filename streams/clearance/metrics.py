@@ -1,7 +1,7 @@
-"""Clearance metrics: the published figures as gauges (city and regions), and case events.
+"""Clearance metrics: the published rolling-window figures as gauges, and case events.
 
-Zones are left to ``metrics.clearance`` and ``/clearance``: 17 zones x 5 windows x 2 case types
-would multiply series for little use on a dashboard.
+Labels are bounded by the city file: ``scope`` is all, region or zone and ``area`` the region
+or zone id (``all`` for the city; zone ``unknown`` for cases with no known zone).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import contextlib
 
 from prometheus_client import Counter, Gauge
 
-from schemas.clearance import ClearanceScope, ClearanceSnapshot
+from schemas.clearance import ClearanceSnapshot
 
 CASE_EVENTS = Counter(
     "patrolflow_clearance_case_events",
@@ -22,32 +22,30 @@ SNAPSHOT_FAILURES = Counter(
 )
 CASES_FILED = Gauge(
     "patrolflow_clearance_cases_filed",
-    "Cases filed in the rolling window, by window, case type and region (all = whole city).",
-    ["window", "case_type", "region"],
+    "Cases filed in the rolling window, by window, case type, scope and area.",
+    ["window", "case_type", "scope", "area"],
 )
 CLEARANCE_RATE = Gauge(
     "patrolflow_clearance_rate_ratio",
     "Cohort clearance rate (cleared / filed, 0..1) of the window; absent when nothing filed.",
-    ["window", "case_type", "region"],
+    ["window", "case_type", "scope", "area"],
 )
 RATE_CHANGE = Gauge(
     "patrolflow_clearance_rate_change_points",
     "Change of the clearance rate against the comparison span, in percentage points.",
-    ["window", "case_type", "region", "basis"],
+    ["window", "case_type", "scope", "area", "basis"],
 )
 FILED_CHANGE = Gauge(
     "patrolflow_clearance_filed_change_percent",
     "Relative change of cases filed against the comparison span, in percent.",
-    ["window", "case_type", "region", "basis"],
+    ["window", "case_type", "scope", "area", "basis"],
 )
 
 
 def export(record: ClearanceSnapshot) -> None:
-    """Set the gauges from one snapshot of the whole city or of a region."""
-    if record.scope is ClearanceScope.ZONE:
-        return
-    region = record.region_id or "all"
-    labels = (record.window.value, record.case_type.value, region)
+    """Set the gauges from one snapshot."""
+    area = record.zone_id or record.region_id or "all"
+    labels = (record.window.value, record.case_type.value, record.scope.value, area)
     CASES_FILED.labels(*labels).set(record.filed)
     if record.rate is not None:
         CLEARANCE_RATE.labels(*labels).set(record.rate.value / 100)

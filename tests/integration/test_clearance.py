@@ -151,3 +151,12 @@ async def test_case_updates_yield_exact_clearance_figures(
         pytest.fail(f"last month-to-date snapshot seen: {latest.get('mtd')}")
     assert mtd.rate is not None
     assert mtd.rate.presented == "60.00"
+
+    async def gauge() -> bool:
+        _, text = await worker.get("/metrics")
+        return (
+            'patrolflow_clearance_rate_ratio{window="mtd",case_type="criminal",scope="all",'
+            'area="all"} 0.6' in text
+        )
+
+    await eventually(gauge, timeout_s=30, what="the month-to-date clearance gauge at 0.6")
