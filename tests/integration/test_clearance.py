@@ -152,11 +152,15 @@ async def test_case_updates_yield_exact_clearance_figures(
     assert mtd.rate is not None
     assert mtd.rate.presented == "60.00"
 
-    async def gauge() -> bool:
+    wanted = {'window="mtd"', 'case_type="criminal"', 'scope="all"', 'area="all"'}
+
+    async def gauge() -> float | None:
         _, text = await worker.get("/metrics")
-        return (
-            'patrolflow_clearance_rate_ratio{window="mtd",case_type="criminal",scope="all",'
-            'area="all"} 0.6' in text
-        )
+        for line in text.splitlines():
+            sample, _, value = line.rpartition(" ")
+            name, _, labels = sample.partition("{")
+            if name == "patrolflow_clearance_rate_ratio" and set(labels[:-1].split(",")) == wanted:
+                return float(value) if float(value) == 0.6 else None
+        return None
 
     await eventually(gauge, timeout_s=30, what="the month-to-date clearance gauge at 0.6")
