@@ -84,6 +84,9 @@ class Settings(BaseSettings):
         default=None, description="Dispatch policy JSON (run cards, speeds); unset: built-in."
     )
 
+    response_config: Path | None = Field(
+        default=None, description="Response-time config JSON (circles, ladder); unset: built-in."
+    )
     clearance_snapshot_interval_s: float = Field(
         default=60.0, gt=0, description="How often metrics.clearance snapshots are published."
     )

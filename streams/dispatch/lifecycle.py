@@ -138,13 +138,13 @@ class RegionDispatch:
             self.index.remove(unit.unit_id)
         return effects
 
-    def on_incident(self, facts: IncidentFacts) -> Effects:
+    def on_incident(self, facts: IncidentFacts, *, target_s: int | None = None) -> Effects:
         if facts.incident_id in self.incidents:
             return Effects(ignored="duplicate_incident")
         incident = IncidentRecord(
             facts=facts,
             region_id=self.region_id,
-            target_s=self._target_s(facts),
+            target_s=target_s if target_s is not None else self._target_s(facts),
         )
         self.incidents[facts.incident_id] = incident
         effects = Effects(incidents={facts.incident_id})

@@ -19,12 +19,19 @@ from streams.dispatch import metrics as dispatch_metrics
 from streams.dispatch.policy import default_policy, load_policy
 from streams.region import metrics
 from streams.region.events import AnyEvent, IncidentEvent, TickEvent, decode, encode, routing_key
-from streams.region.processing import RegionProcessor, Router
+from streams.region.processing import RegionProcessor, RegionTables, Router
+from streams.response import metrics as response_metrics
+from streams.response.config import default_response_config, load_response_config
 
 log = logging.getLogger(__name__)
 
 city = load_city(settings.city)
 policy = load_policy(settings.dispatch_policy) if settings.dispatch_policy else default_policy()
+response_config = (
+    load_response_config(settings.response_config)
+    if settings.response_config
+    else default_response_config()
+)
 
 
 def _internal(name: str) -> Any:
@@ -62,21 +69,26 @@ cases_topic = app.topic(
 CASES_KEY = b"cases"
 region_topic = _internal("region-events")
 assignments_topic = raw_topic(names.DISPATCH_ASSIGNMENTS)
+alerts_topic = raw_topic(names.ALERTS_RESPONSE)
 
 incident_routes = _table("incident-routes")
 unit_homes = _table("unit-homes")
 parked_updates = _table("parked-updates")
-unit_table = _table("region-units")
-incident_table = _table("region-incidents")
-clock_table = _table("region-clocks")
+region_tables = RegionTables(
+    units=_table("region-units"),
+    incidents=_table("region-incidents"),
+    clocks=_table("region-clocks"),
+    incident_watches=_table("response-incidents"),
+    post_watches=_table("response-posts"),
+    unit_watches=_table("response-units"),
+)
 
 router = Router(city, incident_routes, unit_homes, parked_updates)
 processor = RegionProcessor(
     city,
     policy,
-    unit_table,
-    incident_table,
-    clock_table,
+    region_tables,
+    response_config=response_config,
     lateness=timedelta(seconds=settings.allowed_lateness_s),
     live_window=timedelta(seconds=settings.live_window_s),
 )
@@ -122,6 +134,9 @@ async def process(stream: Any) -> None:
             await assignments_topic.send(
                 key=assignment.kafka_key().encode(), value=assignment.to_json_bytes()
             )
+        response_metrics.observe(output.response)
+        for alert in output.response.alerts:
+            await alerts_topic.send(key=alert.kafka_key().encode(), value=alert.to_json_bytes())
         for case in output.cases:
             await cases_topic.send(key=CASES_KEY, value=case.to_bytes())
         if isinstance(event, TickEvent) and event.region_id is not None:
@@ -130,13 +145,17 @@ async def process(stream: Any) -> None:
 
 def _export_region_gauges(region_id: str) -> None:
     """State gauges for regions this worker owns (refreshed on each tick)."""
-    dispatch, clock = processor.state(region_id)
-    for force, count in dispatch.available_by_force(clock.watermark).items():
+    state = processor.state(region_id)
+    dispatch, watermark = state.dispatch, state.clock.watermark
+    for force, count in dispatch.available_by_force(watermark).items():
         dispatch_metrics.UNITS_AVAILABLE.labels(region_id, force).set(count)
     dispatch_metrics.UNASSIGNED.labels(region_id).set(len(dispatch.pending))
     dispatch_metrics.OPEN_INCIDENTS.labels(region_id).set(dispatch.open_incident_count())
-    if clock.watermark is not None:
-        delay = (datetime.now(UTC) - clock.watermark).total_seconds()
+    if watermark is not None:
+        covered, staffed = state.response.post_coverage(watermark)
+        response_metrics.POSTS_REQUIRED.labels(region_id).set(staffed)
+        response_metrics.POSTS_UNCOVERED.labels(region_id).set(staffed - covered)
+        delay = (datetime.now(UTC) - watermark).total_seconds()
         metrics.WATERMARK_DELAY.labels(region_id).set(delay)
 
 
@@ -156,6 +175,7 @@ async def tick() -> None:
 def _forget_regions(sender: Any, *args: Any, **kwargs: Any) -> None:
     processor.forget()
     dispatch_metrics.clear_region_gauges()
+    response_metrics.clear_region_gauges()
     metrics.WATERMARK_DELAY.clear()
 
 

@@ -32,6 +32,9 @@ from streams.region.events import (
     event_time,
 )
 from streams.region.routing import home_region, locate_incident
+from streams.response.config import ResponseConfig
+from streams.response.engine import RegionResponse, ResponseEffects
+from streams.response.records import IncidentWatch, PostWatch, UnitWatch
 
 Table = MutableMapping[str, bytes]
 
@@ -113,6 +116,7 @@ class RegionOutput:
     """Everything one region event produced: dispatch effects and case facts for clearance."""
 
     dispatch: Effects
+    response: ResponseEffects = field(default_factory=ResponseEffects)
     cases: list[CaseEvent] = field(default_factory=list)
     #: (category, seconds from report to cleared) when this event cleared an open incident.
     cleared: tuple[str, float] | None = None
@@ -135,89 +139,161 @@ def case_event(
     )
 
 
+@dataclass(frozen=True)
+class RegionTables:
+    """The region core's durable state: dispatch rows, response watches, clocks."""
+
+    units: Table
+    incidents: Table
+    clocks: Table
+    incident_watches: Table
+    post_watches: Table
+    unit_watches: Table
+
+
+@dataclass
+class RegionState:
+    dispatch: RegionDispatch
+    response: RegionResponse
+    clock: RegionClock
+
+
 class RegionProcessor:
-    """The region core of one worker: dispatch state and a clock per region it owns."""
+    """The region core of one worker: dispatch, response and a clock per region it owns.
+
+    Per event: the clock observes its time; deadlines the watermark passed fire (dispatch's
+    acknowledgement timeouts, then response deadlines); then the event goes to dispatch and
+    to response, and every dispatch record is shown to response, in the order written.
+    """
 
     def __init__(
         self,
         city: City,
         policy: DispatchPolicy,
-        units: Table,
-        incidents: Table,
-        clocks: Table,
+        tables: RegionTables,
         *,
+        response_config: ResponseConfig,
         lateness: timedelta,
         live_window: timedelta,
     ) -> None:
-        self.city, self.policy = city, policy
-        self.units, self.incidents, self.clocks = units, incidents, clocks
+        self.city, self.policy, self.tables = city, policy, tables
+        self.response_config = response_config
         self.lateness, self.live_window = lateness, live_window
-        self.regions: dict[str, tuple[RegionDispatch, RegionClock]] = {}
+        self.regions: dict[str, RegionState] = {}
 
     def forget(self) -> None:
         """Partitions were revoked: rebuild from the tables when events come back."""
         self.regions.clear()
 
-    def state(self, region_id: str) -> tuple[RegionDispatch, RegionClock]:
+    def state(self, region_id: str) -> RegionState:
         if region_id not in self.regions:
             self.regions[region_id] = self._restore(region_id)
         return self.regions[region_id]
 
     def process(self, event: AnyEvent) -> RegionOutput:
         assert event.region_id is not None, "region events are routed"
-        dispatch, clock = self.state(event.region_id)
+        state = self.state(event.region_id)
+        dispatch, response, clock = state.dispatch, state.response, state.clock
         output = RegionOutput(Effects())
         if isinstance(event, TickEvent):
             if not clock.tick(event.wall):
                 return RegionOutput(Effects(ignored="tick_not_live"))
-            output.dispatch = dispatch.on_clock(self._watermark(clock))
+            self._deadlines(state, output)
             self._save_clock(event.region_id, clock)
         else:
             clock.observe(event_time(event))
-            effects = output.dispatch = dispatch.on_clock(self._watermark(clock))
+            self._deadlines(state, output)
             if isinstance(event, IncidentEvent):
-                effects.merge(dispatch.on_incident(event.incident))
+                facts = event.incident
+                target = response.target(facts)
+                decided = dispatch.on_incident(facts, target_s=target.target_s)
+                if decided.ignored is None:
+                    output.response.merge(response.on_incident(facts, target))
+                self._apply(state, output, decided)
             elif isinstance(event, UpdateEvent):
-                incident = dispatch.incidents.get(event.update.incident_id)
-                case = case_event(event.update, incident, event.region_id)
-                if case is not None:
-                    output.cases.append(case)
-                else:
-                    was_open = incident is not None and incident.phase is IncidentPhase.OPEN
-                    effects.merge(dispatch.on_update(event.update))
-                    if (
-                        was_open
-                        and incident is not None
-                        and event.update.kind is UpdateKind.CLEARED
-                    ):
-                        took = (event.update.at - incident.facts.reported_at).total_seconds()
-                        output.cleared = (incident.facts.category.value, max(took, 0.0))
+                self._update(state, output, event.update, event.region_id)
             else:
-                effects.merge(dispatch.on_telemetry(event.telemetry))
-        self._persist(dispatch, output.dispatch)
+                decided = dispatch.on_telemetry(event.telemetry)
+                if decided.ignored is None:
+                    unit = dispatch.units[event.telemetry.unit_id]
+                    output.response.merge(response.on_unit(unit))
+                self._apply(state, output, decided)
+        self._persist(state, output)
         return output
 
-    def _persist(self, dispatch: RegionDispatch, effects: Effects) -> None:
-        for unit_id in effects.units:
-            self.units[unit_id] = dispatch.units[unit_id].to_bytes()
-        for incident_id in effects.incidents:
-            self.incidents[incident_id] = dispatch.incidents[incident_id].to_bytes()
+    def _deadlines(self, state: RegionState, output: RegionOutput) -> None:
+        watermark = self._watermark(state.clock)
+        fired = state.dispatch.on_clock(watermark)
+        output.response.merge(state.response.on_clock(watermark))
+        self._apply(state, output, fired)
 
-    def _restore(self, region_id: str) -> tuple[RegionDispatch, RegionClock]:
-        units = [u for u in _records(self.units, UnitRecord) if u.region_id == region_id]
-        incidents = [
-            i for i in _records(self.incidents, IncidentRecord) if i.region_id == region_id
-        ]
+    def _update(
+        self, state: RegionState, output: RegionOutput, update: IncidentUpdate, region_id: str
+    ) -> None:
+        incident = state.dispatch.incidents.get(update.incident_id)
+        case = case_event(update, incident, region_id)
+        if case is not None:
+            output.cases.append(case)
+            return
+        was_open = incident is not None and incident.phase is IncidentPhase.OPEN
+        decided = state.dispatch.on_update(update)
+        output.response.merge(state.response.on_update(update))
+        self._apply(state, output, decided)
+        if was_open and incident is not None and update.kind is UpdateKind.CLEARED:
+            took = (update.at - incident.facts.reported_at).total_seconds()
+            output.cleared = (incident.facts.category.value, max(took, 0.0))
+
+    @staticmethod
+    def _apply(state: RegionState, output: RegionOutput, decided: Effects) -> None:
+        """Take dispatch's effects, and show each record it wrote to response, in order."""
+        output.dispatch.merge(decided)
+        for record in decided.assignments:
+            output.response.merge(state.response.on_assignment(record))
+
+    def _persist(self, state: RegionState, output: RegionOutput) -> None:
+        t, dispatch, response = self.tables, state.dispatch, state.response
+        for unit_id in output.dispatch.units:
+            t.units[unit_id] = dispatch.units[unit_id].to_bytes()
+        for incident_id in output.dispatch.incidents:
+            t.incidents[incident_id] = dispatch.incidents[incident_id].to_bytes()
+        for incident_id in output.response.incidents:
+            t.incident_watches[incident_id] = response.incidents[incident_id].to_bytes()
+        for post_id in output.response.posts:
+            t.post_watches[post_id] = response.posts[post_id].to_bytes()
+        for unit_id in output.response.units:
+            t.unit_watches[unit_id] = response.units[unit_id].to_bytes()
+
+    def _restore(self, region_id: str) -> RegionState:
+        t = self.tables
+
+        def mine(table: Table, model: type[M]) -> list[M]:
+            return [r for r in _records(table, model) if r.region_id == region_id]
+
         clock = RegionClock(lateness=self.lateness, live_window=self.live_window)
-        saved = self.clocks.get(region_id)
+        saved = t.clocks.get(region_id)
         if saved is not None:
             restored = orjson.loads(saved)
             clock.max_event_time = _dt(restored.get("max_event_time"))
             clock.watermark = _dt(restored.get("watermark"))
-        return RegionDispatch(region_id, self.city, self.policy, units, incidents), clock
+        dispatch = RegionDispatch(
+            region_id,
+            self.city,
+            self.policy,
+            mine(t.units, UnitRecord),
+            mine(t.incidents, IncidentRecord),
+        )
+        response = RegionResponse(
+            region_id,
+            self.city,
+            self.response_config,
+            incidents=mine(t.incident_watches, IncidentWatch),
+            posts=mine(t.post_watches, PostWatch),
+            units=mine(t.unit_watches, UnitWatch),
+        )
+        return RegionState(dispatch, response, clock)
 
     def _save_clock(self, region_id: str, clock: RegionClock) -> None:
-        self.clocks[region_id] = orjson.dumps(
+        self.tables.clocks[region_id] = orjson.dumps(
             {
                 "max_event_time": clock.max_event_time.isoformat()
                 if clock.max_event_time
@@ -232,10 +308,10 @@ class RegionProcessor:
         return clock.watermark
 
 
-R = TypeVar("R", UnitRecord, IncidentRecord)
+M = TypeVar("M", UnitRecord, IncidentRecord, IncidentWatch, PostWatch, UnitWatch)
 
 
-def _records(table: Table, model: type[R]) -> Iterator[R]:
+def _records(table: Table, model: type[M]) -> Iterator[M]:
     for value in table.values():
         yield model.model_validate_json(value)
 

@@ -17,6 +17,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from schemas import topics
+from schemas.alerts import ResponseAlert
 from schemas.dispatch import Assignment, AssignmentOutcome
 from streams.city.model import load_city
 from streams.dispatch.policy import default_policy, policy_to_json
@@ -29,6 +30,7 @@ pytestmark = pytest.mark.integration
 
 CITY = load_city(None)
 ACK_TIMEOUT_S = 3.0
+TARGET_S = 4
 
 
 @dataclass
@@ -40,6 +42,8 @@ class DispatchWorld:
     seen: dict[str, list[Assignment]] = field(default_factory=dict)
     sent: dict[str, int] = field(default_factory=lambda: {"telemetry": 0, "update": 0})
     incidents: list[str] = field(default_factory=list)
+    alerts: AIOKafkaConsumer | None = None
+    seen_alerts: list[ResponseAlert] = field(default_factory=list)
 
     @property
     def t0(self) -> datetime:
@@ -122,6 +126,26 @@ class DispatchWorld:
         self.sent["update"] += 1
         await self.publish(topics.INCIDENTS_UPDATES, incident_id, body)
 
+    async def alert(self, incident_id: str, kind: str, timeout_s: float = 30) -> ResponseAlert:
+        """The first alert of ``kind`` about ``incident_id`` on alerts.response."""
+
+        async def probe() -> ResponseAlert | None:
+            assert self.alerts is not None
+            batch = await self.alerts.getmany(timeout_ms=200)
+            for records in batch.values():
+                for record in records:
+                    self.seen_alerts.append(ResponseAlert.model_validate_json(record.value))
+            return next(
+                (
+                    a
+                    for a in self.seen_alerts
+                    if a.incident_id == incident_id and a.kind.value == kind
+                ),
+                None,
+            )
+
+        return await eventually(probe, timeout_s=timeout_s, what=f"{kind} alert for {incident_id}")
+
     async def records(
         self, incident_id: str, count: int, timeout_s: float = 30
     ) -> list[Assignment]:
@@ -156,8 +180,16 @@ async def world(
     fast = policy_to_json(default_policy())
     fast["ack_timeout_s"] = ACK_TIMEOUT_S
     policy_file.write_text(json.dumps(fast))
+    # Response targets of a few seconds, so a breach happens within the test: every place
+    # within 100 km of a post is in a "4-second circle".
+    response_file = policy_file.with_name("response.json")
+    response_file.write_text(json.dumps({"circle_reach_m": {str(TARGET_S): 100_000}}))
     settings = await make_deployment(
-        kafka_bootstrap, tmp_path_factory, dispatch_policy=policy_file, allowed_lateness_s=0.5
+        kafka_bootstrap,
+        tmp_path_factory,
+        dispatch_policy=policy_file,
+        response_config=response_file,
+        allowed_lateness_s=0.5,
     )
     worker = await start_worker(settings, tmp_path_factory.mktemp("logs") / "worker.log")
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
@@ -170,9 +202,18 @@ async def world(
         isolation_level="read_committed",
     )
     await consumer.start()
+    alerts = AIOKafkaConsumer(
+        settings.topic(topics.ALERTS_RESPONSE),
+        bootstrap_servers=kafka_bootstrap,
+        auto_offset_reset="earliest",
+        group_id=None,
+        isolation_level="read_committed",
+    )
+    await alerts.start()
     try:
-        yield DispatchWorld(settings, worker, producer, consumer)
+        yield DispatchWorld(settings, worker, producer, consumer, alerts=alerts)
     finally:
+        await alerts.stop()
         await consumer.stop()
         await producer.stop()
         worker.stop()
@@ -209,7 +250,7 @@ async def test_scripted_units_and_incidents_yield_the_expected_assignments(
         near,
         "z01",
     )
-    assert first.target_s == CITY.zones["z01"].default_target_s
+    assert first.target_s == TARGET_S  # the configured circle of the posts
     await world.incident(crash, "z01", category="traffic", priority=3)
     (second,) = await world.records(crash, 1)
     assert (second.outcome, second.unit_id) == (AssignmentOutcome.ASSIGNED, traffic)
@@ -284,3 +325,24 @@ async def test_no_personal_data_leaves_in_assignments(world: DispatchWorld) -> N
     await world.incident(incident, "z11")
     (record,) = await world.records(incident, 1)
     assert "13800000000" not in record.model_dump_json()
+
+
+async def test_breach_fires_on_the_clock_alone_and_the_late_arrival_resolves_it(
+    world: DispatchWorld,
+) -> None:
+    unit = uid("st")
+    await world.unit(unit, "z17", 50)
+    await world.settled()
+    incident = uid("INC")
+    await world.incident(incident, "z17")
+    (record,) = await world.records(incident, 1)
+    await world.update(incident, "acknowledged", unit)
+    # Nothing else is sent: only the wall-clock ticks move the clock past the target.
+    breach = await world.alert(incident, "response_breach")
+    assert breach.target_s == TARGET_S
+    assert breach.raised_at == record.assigned_at + timedelta(seconds=TARGET_S)  # the deadline
+    assert breach.unit_id is None
+    await world.update(incident, "arrived", unit)
+    resolved = await world.alert(incident, "resolved")
+    assert resolved.resolves_alert_id == breach.alert_id
+    assert resolved.raised_at > breach.raised_at

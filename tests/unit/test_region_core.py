@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from schemas.alerts import ResponseAlert
 from schemas.dispatch import Assignment, AssignmentOutcome, assignment_id_for
 from schemas.incidents import IncidentCategory, IncidentUpdate, UpdateKind
 from schemas.units import Force, UnitStatus, UnitTelemetry
@@ -22,7 +23,9 @@ from streams.region.events import (
     TickEvent,
     UpdateEvent,
 )
-from streams.region.processing import RegionProcessor, Router
+from streams.region.processing import RegionProcessor, RegionTables, Router
+from streams.response.config import default_response_config
+from streams.response.targets import target_for
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 CITY = load_city(None)
@@ -36,7 +39,18 @@ class Harness:
     def __init__(self, city: City = CITY) -> None:
         self.city = city
         self.tables: dict[str, dict[str, bytes]] = {
-            name: {} for name in ("routes", "homes", "parked", "units", "incidents", "clocks")
+            name: {}
+            for name in (
+                "routes",
+                "homes",
+                "parked",
+                "units",
+                "incidents",
+                "clocks",
+                "incident_watches",
+                "post_watches",
+                "unit_watches",
+            )
         }
         self.restart()
         self.out: list[Assignment] = []
@@ -47,17 +61,26 @@ class Harness:
         self.processor = RegionProcessor(
             self.city,
             default_policy(),
-            t["units"],
-            t["incidents"],
-            t["clocks"],
+            RegionTables(
+                units=t["units"],
+                incidents=t["incidents"],
+                clocks=t["clocks"],
+                incident_watches=t["incident_watches"],
+                post_watches=t["post_watches"],
+                unit_watches=t["unit_watches"],
+            ),
+            response_config=default_response_config(),
             lateness=timedelta(seconds=5),
             live_window=timedelta(minutes=3),
         )
+        self.alerts: list[ResponseAlert] = []
 
     def send(self, event: AnyEvent) -> list[Assignment]:
         produced: list[Assignment] = []
         for routed in self.router.route(event).forward:
-            produced += self.processor.process(routed).dispatch.assignments
+            output = self.processor.process(routed)
+            produced += output.dispatch.assignments
+            self.alerts += output.response.alerts
         self.out += produced
         return produced
 
@@ -127,9 +150,9 @@ class Harness:
     def tick(self, at: timedelta) -> list[Assignment]:
         produced: list[Assignment] = []
         for region in sorted(self.city.regions):
-            produced += self.processor.process(
-                TickEvent(region_id=region, wall=T0 + at)
-            ).dispatch.assignments
+            output = self.processor.process(TickEvent(region_id=region, wall=T0 + at))
+            produced += output.dispatch.assignments
+            self.alerts += output.response.alerts
         self.out += produced
         return produced
 
@@ -161,7 +184,9 @@ def test_nearest_available_unit_is_assigned_with_a_deterministic_id(city_centre:
     assert record.region_id == "hailar"
     assert record.assigned_at == T0 + s(10)
     assert record.assignment_id == assignment_id_for("INC-1", 0, 1)
-    assert record.target_s == CITY.zones["z05"].default_target_s
+    # The response engine's target for the spot: its quick-response circle, else the zone's.
+    facts = city_centre.processor.state("hailar").dispatch.incidents["INC-1"].facts
+    assert record.target_s == target_for(facts, CITY, default_response_config()).target_s
     assert record.distance_m is not None  # the route estimate: 200 m x the detour factor
     assert record.distance_m == pytest.approx(200 * default_policy().detour_factor, rel=0.02)
     assert record.eta_s is not None
@@ -360,3 +385,25 @@ def test_clearing_an_open_incident_reports_its_clearance_time(city_centre: Harne
         )
     ).forward
     assert city_centre.processor.process(again).cleared is None  # once per incident
+
+
+def test_response_breach_fires_at_the_deadline_on_ticks_and_the_late_arrival_resolves_it(
+    city_centre: Harness,
+) -> None:
+    (record,) = city_centre.incident("INC-1", at=s(10))
+    city_centre.update("INC-1", "acknowledged", record.unit_id, at=s(15))
+    assert record.target_s is not None
+    deadline = T0 + s(10 + record.target_s)
+    city_centre.tick(s(10 + record.target_s))  # watermark still 5 s short of the deadline
+    assert [a for a in city_centre.alerts if a.kind.value == "response_breach"] == []
+    city_centre.tick(s(10 + record.target_s + 6))  # only the wall clock moved: it fires
+    (breach,) = [a for a in city_centre.alerts if a.kind.value == "response_breach"]
+    assert (breach.incident_id, breach.raised_at, breach.target_s) == (
+        "INC-1",
+        deadline,
+        record.target_s,
+    )
+    city_centre.update("INC-1", "arrived", record.unit_id, at=s(10 + record.target_s + 20))
+    (resolved,) = [a for a in city_centre.alerts if a.kind.value == "resolved"]
+    assert resolved.resolves_alert_id == breach.alert_id
+    assert resolved.raised_at == T0 + s(10 + record.target_s + 20)
