@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-unit lint schemas broker-up broker-down clean
+.PHONY: demo test test-unit lint tools schemas broker-up broker-down clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,7 +21,10 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint  ## lint, types, unit and integration tests (starts the local broker itself)
+tools:  ## prometheus and promtool (Debian package) for the rule and query tests
+	bash deploy/prometheus/install.sh
+
+test: lint tools  ## lint, types, unit, integration and e2e tests (starts the local broker itself)
 	$(BIN)/pytest tests
 
 test-unit: $(STAMP)  ## the quick edit-test loop: no broker

@@ -7,33 +7,17 @@ topic prefix and application id, so tests sharing the broker never see each othe
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from streams import broker
 from streams.settings import Settings
 from tests.support.deployments import make_deployment, start_worker
 from tests.support.worker_process import WorkerProcess
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="session")
-def kafka_bootstrap() -> Iterator[str]:
-    settings = Settings()
-    if not settings.uses_local_broker:
-        broker.wait_until_reachable(settings.bootstrap, timeout_s=60)
-        yield settings.bootstrap
-        return
-    state = broker.up(settings)
-    try:
-        yield settings.bootstrap
-    finally:
-        if state.started:  # leave a broker someone else started alone
-            broker.down(settings)
 
 
 @pytest.fixture
