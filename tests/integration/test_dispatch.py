@@ -126,8 +126,10 @@ class DispatchWorld:
         self.sent["update"] += 1
         await self.publish(topics.INCIDENTS_UPDATES, incident_id, body)
 
-    async def alert(self, incident_id: str, kind: str, timeout_s: float = 30) -> ResponseAlert:
-        """The first alert of ``kind`` about ``incident_id`` on alerts.response."""
+    async def alert(
+        self, incident_id: str, kind: str, timeout_s: float = 30, resolves: str | None = None
+    ) -> ResponseAlert:
+        """The first alert of ``kind`` about ``incident_id`` (resolving ``resolves``)."""
 
         async def probe() -> ResponseAlert | None:
             assert self.alerts is not None
@@ -139,7 +141,9 @@ class DispatchWorld:
                 (
                     a
                     for a in self.seen_alerts
-                    if a.incident_id == incident_id and a.kind.value == kind
+                    if a.incident_id == incident_id
+                    and a.kind.value == kind
+                    and (resolves is None or a.resolves_alert_id == resolves)
                 ),
                 None,
             )
@@ -343,6 +347,7 @@ async def test_breach_fires_on_the_clock_alone_and_the_late_arrival_resolves_it(
     assert breach.raised_at == record.assigned_at + timedelta(seconds=TARGET_S)  # the deadline
     assert breach.unit_id is None
     await world.update(incident, "arrived", unit)
-    resolved = await world.alert(incident, "resolved")
+    # (a predicted_breach raised at assignment is resolved by the same arrival, too)
+    resolved = await world.alert(incident, "resolved", resolves=breach.alert_id)
     assert resolved.resolves_alert_id == breach.alert_id
     assert resolved.raised_at > breach.raised_at
