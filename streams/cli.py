@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import typer
 
@@ -96,6 +97,97 @@ def bench_dispatch(
     from streams.dispatch.bench import main as bench_main
 
     bench_main(["--units", units, "--decisions", str(decisions), "--seed", str(seed)])
+
+
+@cli.command("simulate")
+def simulate(
+    duration: str = typer.Option("1h", help="Simulated span: 3600, 90s, 30m, 1h30m, 2d."),
+    speed: str = typer.Option(
+        "1", help="N x real time (10 or 10x); 0 or max: as fast as possible."
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Write JSON Lines here ('-': stdout; *.gz: compressed)."
+    ),
+    publish: bool | None = typer.Option(
+        None, "--publish/--no-publish", help="Publish to the input topics (default: unless --out)."
+    ),
+    seed: int = typer.Option(7, help="Same seed and options: the same events, byte for byte."),
+    start: str | None = typer.Option(
+        None,
+        help="First event time, ISO 8601 (no offset: the city's time). Default: early enough "
+        "that event time never overtakes wall time at --speed.",
+    ),
+    calls_per_hour: float = typer.Option(20.0, help="Mean 110 calls per hour over a day."),
+    telemetry_interval: float = typer.Option(10.0, help="Seconds between on-duty unit reports."),
+    invalid_share: float = typer.Option(0.30, help="Share of invalid calls."),
+    non_police_share: float = typer.Option(0.15, help="Share of non-police calls."),
+    bad_share: float = typer.Option(0.0, help="Share of extra malformed records (dead letters)."),
+    case_time_scale: float = typer.Option(
+        1.0, help="Scales case filing and solving lags (days to weeks); e.g. 0.01 for demos."
+    ),
+    max_events: int | None = typer.Option(None, help="Stop after this many records."),
+    max_seconds: float | None = typer.Option(None, help="Stop after this many wall seconds."),
+    progress: bool = typer.Option(True, "--progress/--no-progress"),
+) -> None:
+    """Simulate the city's 110 calls, patrol units and incidents: publish or record them."""
+    from streams.city.model import load_city
+    from streams.sim import parse_duration, parse_speed, parse_start, simulate_main
+
+    settings = Settings()
+    try:
+        duration_s, speed_x = parse_duration(duration), parse_speed(speed)
+        first = None if start is None else parse_start(start, load_city(settings.city).timezone)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    raise typer.Exit(
+        simulate_main(
+            seed=seed,
+            start=first,
+            duration_s=duration_s,
+            speed=speed_x,
+            out=out,
+            publish_to_kafka=publish,
+            settings=settings,
+            telemetry_interval_s=telemetry_interval,
+            calls_per_hour=calls_per_hour,
+            invalid_share=invalid_share,
+            non_police_share=non_police_share,
+            bad_share=bad_share,
+            case_time_scale=case_time_scale,
+            max_events=max_events,
+            max_seconds=max_seconds,
+            progress=progress,
+        )
+    )
+
+
+@cli.command("replay")
+def replay(
+    file: Path = typer.Argument(..., help="A JSON Lines recording (patrolflow simulate --out)."),
+    speed: str = typer.Option(
+        "1", help="N x as recorded (10 or 10x); 0 or max: as fast as possible."
+    ),
+    max_events: int | None = typer.Option(None, help="Stop after this many records."),
+    max_seconds: float | None = typer.Option(None, help="Stop after this many wall seconds."),
+    progress: bool = typer.Option(True, "--progress/--no-progress"),
+) -> None:
+    """Publish a recording into the topics, keeping its event time and order."""
+    from streams.sim import parse_speed, replay_main
+
+    try:
+        speed_x = parse_speed(speed)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--speed") from None
+    raise typer.Exit(
+        replay_main(
+            file,
+            speed=speed_x,
+            settings=Settings(),
+            progress=progress,
+            max_events=max_events,
+            max_seconds=max_seconds,
+        )
+    )
 
 
 @cli.command("demo")
