@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -31,6 +31,7 @@ pytestmark = pytest.mark.integration
 CITY = load_city(None)
 ACK_TIMEOUT_S = 3.0
 TARGET_S = 4
+POST_GRACE_S = 2.0
 
 
 @dataclass
@@ -63,8 +64,10 @@ class DispatchWorld:
         force: str = "station",
         at: datetime | None = None,
         status: str = "available",
+        where: tuple[float, float] | None = None,
+        extra: dict[str, object] | None = None,
     ) -> None:
-        lat, lon = CITY.zones[zone].interior_point
+        lat, lon = where or CITY.zones[zone].interior_point
         self.sent["telemetry"] += 1
         await self.publish(
             topics.UNITS_TELEMETRY,
@@ -75,6 +78,7 @@ class DispatchWorld:
                 "status": status,
                 "force": force,
                 "location": {"lat": lat, "lon": lon + east_m / 72_800},
+                **(extra or {}),
             },
         )
 
@@ -150,6 +154,20 @@ class DispatchWorld:
 
         return await eventually(probe, timeout_s=timeout_s, what=f"{kind} alert for {incident_id}")
 
+    async def alert_where(
+        self, what: str, predicate: Callable[[ResponseAlert], bool], timeout_s: float = 30
+    ) -> ResponseAlert:
+        """The first alert on alerts.response (since the module started) matching ``predicate``."""
+
+        async def probe() -> ResponseAlert | None:
+            assert self.alerts is not None
+            for records in (await self.alerts.getmany(timeout_ms=200)).values():
+                for record in records:
+                    self.seen_alerts.append(ResponseAlert.model_validate_json(record.value))
+            return next((a for a in self.seen_alerts if predicate(a)), None)
+
+        return await eventually(probe, timeout_s=timeout_s, what=what)
+
     async def records(
         self, incident_id: str, count: int, timeout_s: float = 30
     ) -> list[Assignment]:
@@ -187,7 +205,9 @@ async def world(
     # Response targets of a few seconds, so a breach happens within the test: every place
     # within 100 km of a post is in a "4-second circle".
     response_file = policy_file.with_name("response.json")
-    response_file.write_text(json.dumps({"circle_reach_m": {str(TARGET_S): 100_000}}))
+    response_file.write_text(
+        json.dumps({"circle_reach_m": {str(TARGET_S): 100_000}, "post_grace_s": POST_GRACE_S})
+    )
     settings = await make_deployment(
         kafka_bootstrap,
         tmp_path_factory,
@@ -351,3 +371,31 @@ async def test_breach_fires_on_the_clock_alone_and_the_late_arrival_resolves_it(
     resolved = await world.alert(incident, "resolved", resolves=breach.alert_id)
     assert resolved.resolves_alert_id == breach.alert_id
     assert resolved.raised_at > breach.raised_at
+
+
+async def test_post_left_empty_across_a_shift_change_raises_and_resolves(
+    world: DispatchWorld,
+) -> None:
+    post = CITY.posts["p24"]
+    at_post = (post.lat, post.lon)
+    outgoing, incoming = uid("st"), uid("st")
+    await world.unit(outgoing, "z15", 0, where=at_post, extra={"post_id": "p24"})
+    await world.settled()
+    # The outgoing shift leaves before the next one arrives: a handover gap.
+    left_at = datetime.now(UTC)
+    await world.unit(outgoing, "z15", 2000, at=left_at, status="returning")
+    uncovered = await world.alert_where(
+        "post_uncovered for p24 after the gap",
+        lambda a: (
+            a.kind.value == "post_uncovered"
+            and a.post_id == "p24"
+            and a.raised_at == left_at + timedelta(seconds=POST_GRACE_S)
+        ),
+    )
+    await world.unit(incoming, "z15", 0, where=at_post, extra={"post_id": "p24"})
+    resolved = await world.alert_where(
+        "p24 covered again",
+        lambda a: a.kind.value == "resolved" and a.resolves_alert_id == uncovered.alert_id,
+    )
+    assert resolved.post_id == "p24"
+    assert resolved.raised_at > uncovered.raised_at
