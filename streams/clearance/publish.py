@@ -85,6 +85,17 @@ def snapshot(
     )
 
 
+def scopes(regions: dict[str, tuple[str, ...]]) -> Iterator[tuple[str | None, str | None]]:
+    """``(region, zone)`` of every published scope: the city, each region and its zones, and
+    the ``unknown`` zone (cases whose incident had no known zone)."""
+    yield None, None
+    for region_id, zones in sorted(regions.items()):
+        yield region_id, None
+        for zone_id in zones:
+            yield None, zone_id
+    yield None, UNKNOWN_ZONE
+
+
 def rolling_snapshots(
     ledger: CaseLedger,
     as_of: date,
@@ -92,36 +103,17 @@ def rolling_snapshots(
     regions: dict[str, tuple[str, ...]],
     computed_at: datetime,
 ) -> Iterator[ClearanceSnapshot]:
-    """Every rolling window x case type x scope (all, each region, each zone and unknown)."""
+    """Every rolling window x case type x scope."""
     for window, period in rolling_windows(as_of).items():
         for case_type in CaseType:
-            yield snapshot(ledger, period, as_of, case_type, window=window, computed_at=computed_at)
-            for region_id, zones in sorted(regions.items()):
+            for region, zone in scopes(regions):
                 yield snapshot(
                     ledger,
                     period,
                     as_of,
                     case_type,
                     window=window,
-                    region=region_id,
+                    region=region,
+                    zone=zone,
                     computed_at=computed_at,
                 )
-                for zone_id in zones:
-                    yield snapshot(
-                        ledger,
-                        period,
-                        as_of,
-                        case_type,
-                        window=window,
-                        zone=zone_id,
-                        computed_at=computed_at,
-                    )
-            yield snapshot(
-                ledger,
-                period,
-                as_of,
-                case_type,
-                window=window,
-                zone=UNKNOWN_ZONE,
-                computed_at=computed_at,
-            )
