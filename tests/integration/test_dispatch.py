@@ -91,13 +91,10 @@ class DispatchWorld:
         """
 
         async def probe() -> bool:
-            _, text = await self.worker.get("/metrics")
-            done = {kind: 0.0 for kind in self.sent}
-            for line in text.splitlines():
-                for kind in self.sent:
-                    if line.startswith(f'patrolflow_region_events_total{{kind="{kind}"'):
-                        done[kind] += float(line.rpartition(" ")[2])
-            return all(done[kind] >= count for kind, count in self.sent.items())
+            for kind, count in self.sent.items():
+                if await self.worker.region_events(kind) < count:
+                    return False
+            return True
 
         await eventually(probe, timeout_s=30, what=f"region core applied {self.sent}")
 

@@ -19,6 +19,7 @@ from streams.city.model import load_city
 from streams.settings import Settings
 from tests.support.deployments import start_worker
 from tests.support.waiting import eventually
+from tests.support.worker_process import WorkerProcess
 
 pytestmark = pytest.mark.integration
 
@@ -79,7 +80,7 @@ async def test_committed_units_and_known_units_survive_kill_9(
         return found if found is not None and found.outcome is AssignmentOutcome.ASSIGNED else None
 
     first = f"INC-{run}-a"
-    await eventually(_units_applied(worker, 2), timeout_s=30, what="telemetry applied")
+    await eventually(_applied(worker, "telemetry", 2), timeout_s=30, what="telemetry applied")
     await incident(first)
     before = await eventually(lambda: record_of(first), timeout_s=30, what="first assignment")
     await publish(
@@ -92,7 +93,7 @@ async def test_committed_units_and_known_units_survive_kill_9(
             "unit_id": before.unit_id,
         },
     )
-    await eventually(_updates_applied(worker, 1), timeout_s=30, what="acknowledgement applied")
+    await eventually(_applied(worker, "update", 1), timeout_s=30, what="acknowledgement applied")
 
     assert worker.proc is not None
     os.killpg(worker.proc.pid, signal.SIGKILL)  # no clean shutdown, no flush
@@ -111,21 +112,8 @@ async def test_committed_units_and_known_units_survive_kill_9(
         worker.stop()
 
 
-def _units_applied(worker: object, count: int) -> Callable[[], Awaitable[bool]]:
-    return _applied(worker, "telemetry", count)
-
-
-def _updates_applied(worker: object, count: int) -> Callable[[], Awaitable[bool]]:
-    return _applied(worker, "update", count)
-
-
-def _applied(worker: object, kind: str, count: int) -> Callable[[], Awaitable[bool]]:
+def _applied(worker: WorkerProcess, kind: str, count: int) -> Callable[[], Awaitable[bool]]:
     async def probe() -> bool:
-        _, text = await worker.get("/metrics")  # type: ignore[attr-defined]
-        prefix = f'patrolflow_region_events_total{{kind="{kind}"'
-        done = sum(
-            float(line.rpartition(" ")[2]) for line in text.splitlines() if line.startswith(prefix)
-        )
-        return done >= count
+        return await worker.region_events(kind) >= count
 
     return probe

@@ -49,6 +49,14 @@ class WorkerProcess:
         ):
             return resp.status, await resp.text()
 
+    async def region_events(self, kind: str) -> float:
+        """Events of ``kind`` the region core has processed (all outcomes), from /metrics."""
+        _, text = await self.get("/metrics")
+        prefix = f'patrolflow_region_events_total{{kind="{kind}"'
+        return sum(
+            float(line.rpartition(" ")[2]) for line in text.splitlines() if line.startswith(prefix)
+        )
+
     async def wait_ready(self, timeout_s: float = 90.0) -> None:
         async def probe() -> bool:
             assert self.proc is not None
