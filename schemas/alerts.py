@@ -24,8 +24,9 @@ class AlertKind(StrEnum):
     unit did not acknowledge in time. ``predicted_breach``: at assignment the ETA already
     exceeds the target. ``response_breach``: no arrival when the target expired (raised at
     the deadline). ``post_uncovered``: a post inside its staffed window has no unit nearby.
-    ``telemetry_stale``: an on-duty unit has been silent too long. ``resolved``: closes the
-    alert named by ``resolves_alert_id``.
+    ``telemetry_stale``: an on-duty unit has been silent too long. ``arrival_mismatch``: a
+    unit reported its arrival far from the scene (both the report and the position are kept;
+    nothing is overwritten). ``resolved``: closes the alert named by ``resolves_alert_id``.
     """
 
     UNASSIGNED = "unassigned"
@@ -34,6 +35,7 @@ class AlertKind(StrEnum):
     RESPONSE_BREACH = "response_breach"
     POST_UNCOVERED = "post_uncovered"
     TELEMETRY_STALE = "telemetry_stale"
+    ARRIVAL_MISMATCH = "arrival_mismatch"
     RESOLVED = "resolved"
 
 

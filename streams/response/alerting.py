@@ -16,15 +16,9 @@ from schemas.alerts import AlertKind, ResponseAlert, Severity, alert_id_for
 from streams.response.config import SEVERITY_RANK
 from streams.response.records import AlertState
 
-__all__ = ["ARRIVAL_MISMATCH", "condition", "fire", "instance_of", "resolve", "severity_at"]
+__all__ = ["condition", "fire", "instance_of", "resolve", "severity_at"]
 
 Ladder = tuple[tuple[float, Severity], ...]
-
-#: ``arrival_mismatch`` once ``schemas.alerts.AlertKind`` has it; until then the mismatch is
-#: kept as a flag on the incident watch and counted (``ResponseEffects.arrival_mismatches``).
-ARRIVAL_MISMATCH: AlertKind | None = next(
-    (kind for kind in AlertKind if kind.value == "arrival_mismatch"), None
-)
 
 
 def instance_of(at: datetime) -> str:

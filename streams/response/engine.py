@@ -35,7 +35,7 @@ from streams.city.model import City
 from streams.dispatch.lifecycle import ENDING_KINDS, IMPLIES_ACK, NEVER_DISPATCHED
 from streams.dispatch.records import NO_NEW_WORK, UnitRecord
 from streams.region.events import IncidentFacts
-from streams.response.alerting import ARRIVAL_MISMATCH, condition, fire, instance_of, resolve
+from streams.response.alerting import condition, fire, instance_of, resolve
 from streams.response.config import ResponseConfig
 from streams.response.intervals import Interval, changed_intervals
 from streams.response.posts import PostIndex, next_stretch_start, staffed_stretch
@@ -441,10 +441,10 @@ class RegionResponse:
             return
         arrival.mismatch = True
         fx.arrival_mismatches += 1
-        if ARRIVAL_MISMATCH is not None and watch.ended_at is None:
+        if watch.ended_at is None:
             state = self._incident_condition(
                 watch,
-                ARRIVAL_MISMATCH,
+                AlertKind.ARRIVAL_MISMATCH,
                 origin=at,
                 limit_s=1.0,
                 due=at,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from schemas.alerts import AlertKind, Severity, alert_id_for
 from streams.city.geo import distance_m
-from streams.response.alerting import ARRIVAL_MISMATCH
 from tests.unit.test_response_support import (
     CENTRE,
     T0,
@@ -115,12 +114,9 @@ def test_a_reported_arrival_far_from_gps_is_flagged_and_both_are_kept() -> None:
     assert arrival.reported_fix_m == round(distance_m(*away, *SCENE), 1)
     assert run.totals.arrival_mismatches == 1
     mid = alert_id_for("arrival_mismatch", incident_id="i1", unit_id="u1")
-    if ARRIVAL_MISMATCH is None:  # the fallback until the enum has the kind: a flag only
-        assert [a for a in out if a.kind not in (A.RESOLVED, A.RESPONSE_BREACH)] == []
-    else:
-        assert rows(out, ARRIVAL_MISMATCH) == [
-            raised(ARRIVAL_MISMATCH, Severity.WARNING, reported, mid)
-        ]
+    assert rows(out, A.ARRIVAL_MISMATCH) == [
+        raised(A.ARRIVAL_MISMATCH, Severity.WARNING, reported, mid)
+    ]
     # The person's report counts (never overwritten), flagged as a mismatch.
     response = [i for i in run.intervals if i.kind.value == "response"]
     assert [(i.seconds, i.inferred, i.arrival_mismatch) for i in response] == [(30.0, False, True)]
