@@ -102,6 +102,7 @@ class DispatchWorld:
         self, incident_id: str, zone: str, *, category: str = "public_order", priority: int = 2
     ) -> None:
         lat, lon = CITY.zones[zone].interior_point
+        self.incidents.append(incident_id)
         await self.publish(
             topics.INCIDENTS_REPORTED,
             incident_id,
@@ -396,3 +397,36 @@ async def test_post_left_empty_across_a_shift_change_raises_and_resolves(
     )
     assert resolved.post_id == "p24"
     assert resolved.raised_at > uncovered.raised_at
+
+
+async def test_an_arrival_inferred_from_gps_resolves_the_breach_without_an_arrived_report(
+    world: DispatchWorld,
+) -> None:
+    # z05 is this test's own zone: its unit is the nearest free one by far.
+    unit = uid("st")
+    await world.unit(unit, "z05", 200, extra={"speed_mps": 8.0})
+    await world.settled()
+    incident = uid("INC")
+    await world.incident(incident, "z05")
+    (record,) = await world.records(incident, 1)
+    assert record.unit_id == unit
+    await world.update(incident, "acknowledged", unit)
+    breach = await world.alert(incident, "response_breach")
+    inferred_before = await world.worker.metric("patrolflow_response_inferred_arrivals_total")
+    # The crew forgets to press "arrived": its car stops at the scene (within 100 m, still).
+    stopped_at = datetime.now(UTC)
+    await world.unit(unit, "z05", 0, at=stopped_at, extra={"speed_mps": 0.0})
+    resolved = await world.alert(incident, "resolved", resolves=breach.alert_id)
+    assert resolved.raised_at == stopped_at  # the arrival is the moment the car stopped there
+    assert resolved.incident_id == incident
+    await eventually(
+        lambda: _inferred_went_up(world, inferred_before),
+        timeout_s=10,
+        what="the arrival counted as inferred from GPS",
+    )
+
+
+async def _inferred_went_up(world: DispatchWorld, before: float) -> bool:
+    now = await world.worker.metric("patrolflow_response_inferred_arrivals_total")
+    assert now <= before + 1, f"more than one inferred arrival: {before} -> {now}"
+    return now == before + 1

@@ -49,13 +49,17 @@ class WorkerProcess:
         ):
             return resp.status, await resp.text()
 
+    async def metric(self, series: str) -> float:
+        """Sum of the /metrics samples whose line starts with ``series`` (a name, or a name and
+        its first labels such as ``name{kind="x"``); 0 when there are none."""
+        _, text = await self.get("/metrics")
+        return sum(
+            float(line.rpartition(" ")[2]) for line in text.splitlines() if line.startswith(series)
+        )
+
     async def region_events(self, kind: str) -> float:
         """Events of ``kind`` the region core has processed (all outcomes), from /metrics."""
-        _, text = await self.get("/metrics")
-        prefix = f'patrolflow_region_events_total{{kind="{kind}"'
-        return sum(
-            float(line.rpartition(" ")[2]) for line in text.splitlines() if line.startswith(prefix)
-        )
+        return await self.metric(f'patrolflow_region_events_total{{kind="{kind}"')
 
     async def wait_ready(self, timeout_s: float = 90.0) -> None:
         async def probe() -> bool:
