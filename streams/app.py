@@ -13,6 +13,7 @@ from faust.sensors.prometheus import setup_prometheus_sensors
 from prometheus_client import REGISTRY
 
 from schemas import topics as names
+from streams.security import kafka_security
 from streams.settings import Settings, get_settings
 
 
@@ -24,6 +25,8 @@ def create_app(settings: Settings) -> faust.App:
     app = faust.App(
         settings.app_id,
         broker=f"kafka://{settings.bootstrap}",
+        # TLS and SASL for every connection Faust makes (consumer, producers, topic admin).
+        broker_credentials=kafka_security(settings).faust_credentials(),
         store=_store_url(settings),
         datadir=str(settings.data_dir),
         processing_guarantee=settings.processing_guarantee,
@@ -44,6 +47,16 @@ def create_app(settings: Settings) -> faust.App:
         web_host=settings.web_host,
         web_port=settings.web_port,
         web_in_thread=False,
+        # Faust's built-in views would serve table contents (/table/...), the cluster topology
+        # (/router/...), sensor statistics and partition assignment (/, /assignment) and the
+        # service graph to anyone who can reach the port. Our pages (/metrics, /healthz,
+        # /livez, /clearance) are explicit; /clearance forwards to the ledger's owner by
+        # itself (app.router.route_req), which needs none of these views.
+        web_tables_enabled=False,
+        web_router_enabled=False,
+        web_stats_enabled=False,
+        web_graph_enabled=False,
+        web_metrics_enabled=False,
         # Faust's own logs go through its handlers; values are never logged by us.
         logging_config=None,
     )

@@ -29,13 +29,16 @@ import tarfile
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from aiokafka.admin import AIOKafkaAdminClient
 
+from streams import broker_sasl
+from streams.broker_sasl import SaslSslListener
+from streams.security import client_kwargs
 from streams.settings import Settings
 
 __all__ = [
@@ -166,17 +169,25 @@ def _paths(settings: Settings) -> _Paths:
     return _Paths(settings.cache_dir / f"broker-{settings.kafka_port}")
 
 
-def render_server_properties(*, port: int, controller_port: int, data_dir: Path) -> str:
-    """server.properties of one combined broker+controller KRaft node on 127.0.0.1."""
+def render_server_properties(
+    *, port: int, controller_port: int, data_dir: Path, sasl_ssl: SaslSslListener | None = None
+) -> str:
+    """server.properties of one combined broker+controller KRaft node on 127.0.0.1.
+
+    With ``sasl_ssl``, clients may also connect with SASL over TLS on that listener; the
+    PLAINTEXT listener stays (inter-broker and controller traffic never leave 127.0.0.1).
+    """
+    extra = f",SASL_SSL://{sasl_ssl.host}:{sasl_ssl.port}" if sasl_ssl is not None else ""
     lines = {
         "process.roles": "broker,controller",
         "node.id": str(_NODE_ID),
         "controller.quorum.voters": f"{_NODE_ID}@{_HOST}:{controller_port}",
-        "listeners": f"PLAINTEXT://{_HOST}:{port},CONTROLLER://{_HOST}:{controller_port}",
-        "advertised.listeners": f"PLAINTEXT://{_HOST}:{port}",
+        "listeners": f"PLAINTEXT://{_HOST}:{port},CONTROLLER://{_HOST}:{controller_port}{extra}",
+        "advertised.listeners": f"PLAINTEXT://{_HOST}:{port}{extra}",
         "controller.listener.names": "CONTROLLER",
         "inter.broker.listener.name": "PLAINTEXT",
-        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
+        + (",SASL_SSL:SASL_SSL" if sasl_ssl is not None else ""),
         "log.dirs": str(data_dir),
         # A single node cannot satisfy the default replication factor of 3: without these,
         # consumer groups and transactions wait forever for their internal topics.
@@ -192,6 +203,8 @@ def render_server_properties(*, port: int, controller_port: int, data_dir: Path)
         "transaction.state.log.num.partitions": "1",
         "log.cleaner.dedupe.buffer.size": "1048577",
     }
+    if sasl_ssl is not None:
+        lines |= broker_sasl.properties(sasl_ssl)
     header = "# Written by streams/broker.py on every start; edits are overwritten.\n"
     return header + "".join(f"{key}={value}\n" for key, value in lines.items())
 
@@ -312,18 +325,27 @@ class _Cluster:
     broker_count: int
 
 
-def wait_until_reachable(bootstrap: str, timeout_s: float) -> None:
-    """Block until a Kafka at ``bootstrap`` answers a metadata request; BrokerTimeoutError else."""
-    _wait_reachable(bootstrap, time.monotonic() + timeout_s)
+def wait_until_reachable(
+    bootstrap: str, timeout_s: float, security: Mapping[str, Any] | None = None
+) -> None:
+    """Block until a Kafka at ``bootstrap`` answers a metadata request; BrokerTimeoutError else.
+
+    ``security``: aiokafka client kwargs (``streams.security.client_kwargs``), if any.
+    """
+    _wait_reachable(bootstrap, time.monotonic() + timeout_s, security=security or {})
 
 
 def _wait_reachable(
-    bootstrap: str, deadline: float, on_retry: Callable[[], None] | None = None
+    bootstrap: str,
+    deadline: float,
+    on_retry: Callable[[], None] | None = None,
+    *,
+    security: Mapping[str, Any],
 ) -> _Cluster:
     last_error = "no attempt made"
     while (remaining := deadline - time.monotonic()) > 0:
         try:
-            return _describe_cluster(bootstrap, min(remaining, _PROBE_TIMEOUT_S))
+            return _describe_cluster(bootstrap, min(remaining, _PROBE_TIMEOUT_S), security)
         except Exception as exc:  # refused, timed out, not ready yet: all mean "poll again"
             last_error = f"{type(exc).__name__}: {exc}"
         if on_retry is not None:
@@ -332,16 +354,24 @@ def _wait_reachable(
     raise BrokerTimeoutError(f"Kafka at {bootstrap} answered no metadata request ({last_error})")
 
 
-def _describe_cluster(bootstrap: str, timeout_s: float) -> _Cluster:
-    with _quiet_aiokafka():
-        return _run_sync(lambda: _metadata(bootstrap, timeout_s))
+def _describe_cluster(bootstrap: str, timeout_s: float, security: Mapping[str, Any]) -> _Cluster:
+    with _quiet_aiokafka() as aiokafka_error:
+        try:
+            return _run_sync(lambda: _metadata(bootstrap, timeout_s, security))
+        except Exception as exc:
+            # aiokafka raises a bare "Unable to bootstrap" and tells why (refused, TLS failure,
+            # SaslAuthenticationFailed) only in its log: carry that reason along.
+            if aiokafka_error.message is None:
+                raise
+            raise BrokerError(f"{exc} ({aiokafka_error.message})") from exc
 
 
-async def _metadata(bootstrap: str, timeout_s: float) -> _Cluster:
+async def _metadata(bootstrap: str, timeout_s: float, security: Mapping[str, Any]) -> _Cluster:
     admin = AIOKafkaAdminClient(
         bootstrap_servers=bootstrap,
         client_id="patrolflow-broker-probe",
         request_timeout_ms=max(1, int(timeout_s * 1000)),
+        **security,
     )
     try:
         async with asyncio.timeout(timeout_s):
@@ -366,16 +396,28 @@ def _run_sync(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
         return pool.submit(lambda: asyncio.run(factory())).result()
 
 
+class _LastError(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.message: str | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.message = record.getMessage()
+
+
 @contextlib.contextmanager
-def _quiet_aiokafka() -> Iterator[None]:
-    # Every refused poll would otherwise log an ERROR ("Unable connect to ...").
+def _quiet_aiokafka() -> Iterator[_LastError]:
+    # Every refused poll would otherwise log an ERROR ("Unable connect to ..."): keep only the
+    # latest message, for the error raised when the probe gives up.
     logger = logging.getLogger("aiokafka")
-    previous = logger.level
-    logger.setLevel(logging.CRITICAL)
+    handler, propagate = _LastError(), logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
     try:
-        yield
+        yield handler
     finally:
-        logger.setLevel(previous)
+        logger.removeHandler(handler)
+        logger.propagate = propagate
 
 
 # --- processes ---------------------------------------------------------------------------------
@@ -477,15 +519,21 @@ def _run_tool(java: str, libs: Path, args: list[str]) -> str:
     return result.stdout
 
 
-def _format_storage(java: str, libs: Path, paths: _Paths) -> None:
+def _format_storage(java: str, libs: Path, paths: _Paths, sasl_ssl: SaslSslListener | None) -> None:
     if (paths.data / "meta.properties").exists():  # formatted by an earlier start
+        try:
+            broker_sasl.check_storage(sasl_ssl, paths.home)
+        except broker_sasl.SaslStorageMismatchError as exc:
+            raise BrokerError(str(exc)) from None
         return
     output = _run_tool(java, libs, ["random-uuid"])
     # Log lines may share stdout with the id; the id is a 22-character base64url token.
     ids = re.findall(r"^[A-Za-z0-9_-]{22}$", output, flags=re.MULTILINE)
     if not ids:
         raise BrokerError(f"{_STORAGE_TOOL} random-uuid printed no cluster id:\n{output}")
-    _run_tool(java, libs, ["format", "-t", ids[-1], "-c", str(paths.properties)])
+    scram = broker_sasl.scram_format_args(sasl_ssl) if sasl_ssl is not None else []
+    _run_tool(java, libs, ["format", "-t", ids[-1], "-c", str(paths.properties), *scram])
+    broker_sasl.record_storage(sasl_ssl, paths.home)
 
 
 def _launch(java: str, heap: str, libs: Path, paths: _Paths) -> subprocess.Popen[bytes]:
@@ -521,6 +569,12 @@ def _log_tail(paths: _Paths) -> str:
     return f"--- last lines of {paths.log_file} ---\n{_tail(latest)}"
 
 
+def _write_owner_only(path: Path, text: str) -> None:
+    path.unlink(missing_ok=True)  # a new inode: an older, wider mode never applies
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+        out.write(text)
+
+
 def _port_open(port: int) -> bool:
     with contextlib.suppress(OSError), socket.create_connection((_HOST, port), timeout=1.0):
         return True
@@ -540,27 +594,43 @@ def up(settings: Settings, *, timeout_s: float = 120.0) -> BrokerState:
     paths = _paths(settings)
     paths.home.mkdir(parents=True, exist_ok=True)
     with _locked(paths.lock):
-        running = _already_running(settings, paths, timeout_s)
+        try:
+            sasl_ssl = broker_sasl.listener_for(settings)  # generates TLS material once
+        except ValueError as exc:
+            raise BrokerError(str(exc)) from None
+        running = _already_running(settings, paths, timeout_s, sasl_ssl)
         if running is not None:
             return running
-        for port in (settings.kafka_port, settings.kafka_controller_port):
+        ports = [settings.kafka_port, settings.kafka_controller_port]
+        for port in ports + ([sasl_ssl.port] if sasl_ssl is not None else []):
             if _port_open(port):
                 raise BrokerError(f"port {port} on {_HOST} is taken by something that is not Kafka")
-        return _start(settings, paths, timeout_s)
+        return _start(settings, paths, timeout_s, sasl_ssl)
 
 
-def _already_running(settings: Settings, paths: _Paths, timeout_s: float) -> BrokerState | None:
+def _already_running(
+    settings: Settings, paths: _Paths, timeout_s: float, sasl_ssl: SaslSslListener | None
+) -> BrokerState | None:
     pid = _live_pid(paths, clean=True)
+    if pid is not None and sasl_ssl is not None:
+        listener = f"SASL_SSL://{sasl_ssl.host}:{sasl_ssl.port}"
+        if listener not in paths.properties.read_text():
+            raise BrokerError(
+                f"our broker (pid {pid}) runs without the {listener} listener asked for: "
+                "`patrolflow kafka down` and start it again"
+            )
     if pid is not None:  # ours, possibly still starting: wait for it rather than start another
         try:
-            _wait_reachable(settings.bootstrap, time.monotonic() + timeout_s)
+            _wait_reachable(
+                settings.bootstrap, time.monotonic() + timeout_s, security=client_kwargs(settings)
+            )
         except BrokerTimeoutError as exc:
             raise BrokerTimeoutError(
                 f"our broker (pid {pid}) is running but {exc}\n{_log_tail(paths)}"
             ) from exc
     else:
         try:  # a broker we did not start (another cache_dir, a manual one) also counts
-            _describe_cluster(settings.bootstrap, _STATUS_TIMEOUT_S)
+            _describe_cluster(settings.bootstrap, _STATUS_TIMEOUT_S, client_kwargs(settings))
         except Exception:  # nothing usable answers: start our own
             return None
     return BrokerState(
@@ -573,17 +643,19 @@ def _already_running(settings: Settings, paths: _Paths, timeout_s: float) -> Bro
     )
 
 
-def _start(settings: Settings, paths: _Paths, timeout_s: float) -> BrokerState:
+def _start(
+    settings: Settings, paths: _Paths, timeout_s: float, sasl_ssl: SaslSslListener | None
+) -> BrokerState:
     libs = resolve_jars(settings.kafka_version, settings.cache_dir)
     java = _java()
-    paths.properties.write_text(
-        render_server_properties(
-            port=settings.kafka_port,
-            controller_port=settings.kafka_controller_port,
-            data_dir=paths.data,
-        )
+    properties = render_server_properties(
+        port=settings.kafka_port,
+        controller_port=settings.kafka_controller_port,
+        data_dir=paths.data,
+        sasl_ssl=sasl_ssl,
     )
-    _format_storage(java, libs, paths)
+    _write_owner_only(paths.properties, properties)  # may hold the PLAIN password
+    _format_storage(java, libs, paths, sasl_ssl)
     launched = time.monotonic()
     child = _launch(java, settings.kafka_heap, libs, paths)
     paths.pid_file.write_text(f"{child.pid}\n")
@@ -594,7 +666,12 @@ def _start(settings: Settings, paths: _Paths, timeout_s: float) -> BrokerState:
             raise BrokerError(f"Kafka broker exited with code {child.returncode} while starting")
 
     try:
-        _wait_reachable(settings.bootstrap, launched + timeout_s, on_retry=fail_if_exited)
+        _wait_reachable(
+            settings.bootstrap,
+            launched + timeout_s,
+            on_retry=fail_if_exited,
+            security=client_kwargs(settings),
+        )
     except BrokerError as exc:
         # Never leave a half-started JVM holding the ports behind a failed up().
         _terminate(child.pid, paths.properties, _KILL_GRACE_S)
@@ -626,7 +703,7 @@ def status(settings: Settings) -> BrokerStatus:
         pid = _live_pid(paths, clean=False)  # read-only: up/down may hold the lock for long
         version = _recorded_version(paths) if pid is not None else None
     try:
-        cluster = _describe_cluster(settings.bootstrap, _STATUS_TIMEOUT_S)
+        cluster = _describe_cluster(settings.bootstrap, _STATUS_TIMEOUT_S, client_kwargs(settings))
     except Exception as exc:  # any failure to get metadata means "not reachable"
         return BrokerStatus(
             bootstrap=settings.bootstrap,

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas import topics
@@ -21,7 +21,12 @@ def _default_cache_dir() -> Path:
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="PATROLFLOW_", frozen=True, extra="ignore", env_file=None
+        env_prefix="PATROLFLOW_",
+        frozen=True,
+        extra="ignore",
+        env_file=None,
+        # A validation error must never echo its input: it holds the Kafka password.
+        hide_input_in_errors=True,
     )
 
     # --- Kafka -----------------------------------------------------------------------------
@@ -42,11 +47,42 @@ class Settings(BaseSettings):
         default_factory=_default_cache_dir,
         description="Outside the repo: Kafka jars, broker data and pid files.",
     )
-    # Reserved for clusters that need them; not wired yet (plaintext only today).
-    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    kafka_sasl_mechanism: str | None = None
+    # --- Kafka security (streams/security.py turns these into client settings) ---------------
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT", description="How every Kafka client connects."
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        default=None, description="SASL mechanism (with SASL_PLAINTEXT or SASL_SSL)."
+    )
     kafka_sasl_username: str | None = None
-    kafka_sasl_password: SecretStr | None = None
+    kafka_sasl_password: SecretStr | None = Field(
+        default=None, description="SASL password; prefer ..._SASL_PASSWORD_FILE."
+    )
+    kafka_sasl_password_file: Path | None = Field(
+        default=None, description="File holding the SASL password (trailing newline ignored)."
+    )
+    kafka_ssl_cafile: Path | None = Field(
+        default=None,
+        description="CA bundle (PEM) that signed the brokers' certificates; unset: the system "
+        "trust store, or the local broker's own CA when it runs a SASL_SSL listener.",
+    )
+    kafka_ssl_certfile: Path | None = Field(
+        default=None, description="Client certificate (PEM) for mutual TLS."
+    )
+    kafka_ssl_keyfile: Path | None = Field(
+        default=None, description="Client private key (PEM); unset: inside the certfile."
+    )
+    kafka_ssl_key_password: SecretStr | None = None
+    kafka_ssl_check_hostname: bool = Field(
+        default=True, description="Verify that the broker certificate names the host dialled."
+    )
+    kafka_sasl_ssl_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Local broker only: also listen with SASL_SSL on this port, accepting "
+        "..._SASL_USERNAME / ..._SASL_PASSWORD with PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512.",
+    )
 
     # --- Topics ----------------------------------------------------------------------------
     topic_prefix: str = Field(default="", description="Prepended to every topic name.")
@@ -101,14 +137,52 @@ class Settings(BaseSettings):
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _password_from_file(cls, data: Any) -> Any:
+        """A secret file (Kubernetes/Docker secret mount) fills the password; never both."""
+        if not isinstance(data, dict) or not data.get("kafka_sasl_password_file"):
+            return data
+        if data.get("kafka_sasl_password"):
+            raise ValueError(
+                "set PATROLFLOW_KAFKA_SASL_PASSWORD or ..._SASL_PASSWORD_FILE, not both"
+            )
+        path = Path(data["kafka_sasl_password_file"])
+        try:
+            secret = path.read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as exc:  # the message names the file, never its content
+            raise ValueError(
+                f"PATROLFLOW_KAFKA_SASL_PASSWORD_FILE {path}: {exc.strerror}"
+            ) from None
+        return {**data, "kafka_sasl_password": secret}
+
+    @model_validator(mode="after")
+    def _security_is_consistent(self) -> Settings:
+        problems = _security_problems(self)
+        if problems:
+            raise ValueError("Kafka security settings: " + "; ".join(problems))
+        return self
+
     @property
     def uses_local_broker(self) -> bool:
         return self.kafka_bootstrap is None
 
     @property
     def bootstrap(self) -> str:
-        """Plain ``host:port[,host:port]`` for clients (no ``kafka://`` scheme)."""
-        return self.kafka_bootstrap or f"127.0.0.1:{self.kafka_port}"
+        """Plain ``host:port[,host:port]`` for clients (no ``kafka://`` scheme).
+
+        The local broker is dialled on its SASL_SSL listener when clients are set to SASL_SSL.
+        """
+        if self.kafka_bootstrap:
+            return self.kafka_bootstrap
+        if self.kafka_sasl_ssl_port is not None and self.kafka_security_protocol == "SASL_SSL":
+            return f"127.0.0.1:{self.kafka_sasl_ssl_port}"
+        return f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def local_broker_dir(self) -> Path:
+        """Where the local broker keeps its config, data, logs and TLS material."""
+        return self.cache_dir / f"broker-{self.kafka_port}"
 
     def internal_topic(self, name: str) -> str:
         """An internal topic of this application (routing, region stream)."""
@@ -121,6 +195,60 @@ class Settings(BaseSettings):
     @property
     def dead_letter_topic(self) -> str:
         return self.topic(topics.DEAD_LETTERS)
+
+
+_SASL = ("SASL_PLAINTEXT", "SASL_SSL")
+_TLS = ("SSL", "SASL_SSL")
+
+
+def _security_problems(s: Settings) -> list[str]:
+    """Every inconsistency at once, in the words of the environment variables to fix."""
+    problems: list[str] = []
+    protocol = s.kafka_security_protocol
+    sasl_values = {
+        "PATROLFLOW_KAFKA_SASL_MECHANISM": s.kafka_sasl_mechanism,
+        "PATROLFLOW_KAFKA_SASL_USERNAME": s.kafka_sasl_username,
+        "PATROLFLOW_KAFKA_SASL_PASSWORD": s.kafka_sasl_password,
+    }
+    if protocol in _SASL:
+        missing = [name for name, value in sasl_values.items() if not value]
+        if missing:
+            problems.append(
+                f"PATROLFLOW_KAFKA_SECURITY_PROTOCOL={protocol} needs {', '.join(missing)}"
+            )
+    elif s.kafka_sasl_ssl_port is None and any(sasl_values.values()):
+        given = ", ".join(name for name, value in sasl_values.items() if value)
+        problems.append(
+            f"{given} set but PATROLFLOW_KAFKA_SECURITY_PROTOCOL={protocol} does not use SASL "
+            "(set it to SASL_SSL or SASL_PLAINTEXT)"
+        )
+    tls_files = {
+        "PATROLFLOW_KAFKA_SSL_CAFILE": s.kafka_ssl_cafile,
+        "PATROLFLOW_KAFKA_SSL_CERTFILE": s.kafka_ssl_certfile,
+        "PATROLFLOW_KAFKA_SSL_KEYFILE": s.kafka_ssl_keyfile,
+    }
+    if protocol not in _TLS and any(tls_files.values()):
+        given = ", ".join(name for name, value in tls_files.items() if value)
+        problems.append(
+            f"{given} set but PATROLFLOW_KAFKA_SECURITY_PROTOCOL={protocol} does not use TLS "
+            "(set it to SSL or SASL_SSL)"
+        )
+    for name, path in tls_files.items():
+        if path is not None and not path.is_file():
+            problems.append(f"{name}={path} is not a readable file")
+    if s.kafka_ssl_keyfile is not None and s.kafka_ssl_certfile is None:
+        problems.append("PATROLFLOW_KAFKA_SSL_KEYFILE needs PATROLFLOW_KAFKA_SSL_CERTFILE")
+    if s.kafka_sasl_ssl_port is not None:
+        if not (s.kafka_sasl_username and s.kafka_sasl_password):
+            problems.append(
+                "PATROLFLOW_KAFKA_SASL_SSL_PORT needs PATROLFLOW_KAFKA_SASL_USERNAME and "
+                "PATROLFLOW_KAFKA_SASL_PASSWORD: the local broker's SASL_SSL listener accepts them"
+            )
+        if s.kafka_sasl_ssl_port in (s.kafka_port, s.kafka_controller_port):
+            problems.append(
+                "PATROLFLOW_KAFKA_SASL_SSL_PORT must differ from the broker and controller ports"
+            )
+    return problems
 
 
 @lru_cache(maxsize=1)

@@ -10,6 +10,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from schemas import topics as names
+from streams.security import client_kwargs
 from streams.settings import Settings
 
 
@@ -30,7 +31,9 @@ def plan(settings: Settings) -> list[TopicPlan]:
 async def create_topics(settings: Settings, timeout_s: float = 30.0) -> dict[str, str]:
     """Returns ``{topic: "created" | "exists"}``. Partition counts of existing topics are kept."""
     admin = AIOKafkaAdminClient(
-        bootstrap_servers=settings.bootstrap, request_timeout_ms=int(timeout_s * 1000)
+        bootstrap_servers=settings.bootstrap,
+        request_timeout_ms=int(timeout_s * 1000),
+        **client_kwargs(settings),
     )
     await admin.start()
     try:

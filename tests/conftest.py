@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from streams import broker
+from streams.security import client_kwargs
 from streams.settings import Settings
 
 
@@ -19,7 +20,7 @@ from streams.settings import Settings
 def kafka_bootstrap() -> Iterator[str]:
     settings = Settings()
     if not settings.uses_local_broker:
-        broker.wait_until_reachable(settings.bootstrap, timeout_s=60)
+        broker.wait_until_reachable(settings.bootstrap, 60, security=client_kwargs(settings))
         yield settings.bootstrap
         return
     state = broker.up(settings)

@@ -40,7 +40,7 @@ import asyncio
 import sys
 from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 TopicPartition = TypeVar("TopicPartition", bound=tuple[str, int])
 """``(topic, partition)``; Faust's ``TP`` and aiokafka's ``TopicPartition`` are such tuples."""
@@ -122,12 +122,18 @@ def sync_gauge(
 # --- On call: the group's lag as the broker sees it ----------------------------------------------
 
 
-async def fetch_group_lags(bootstrap: str, group: str) -> list[PartitionLag]:
-    """Committed offsets of ``group`` against the partitions' end offsets, from the broker."""
+async def fetch_group_lags(
+    bootstrap: str, group: str, security: Mapping[str, Any] | None = None
+) -> list[PartitionLag]:
+    """Committed offsets of ``group`` against the partitions' end offsets, from the broker.
+
+    ``security``: aiokafka client kwargs from ``streams.security.client_kwargs(settings)``.
+    """
     from aiokafka import AIOKafkaConsumer
     from aiokafka.admin import AIOKafkaAdminClient
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    security = security or {}
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **security)
     await admin.start()
     try:
         offsets = await admin.list_consumer_group_offsets(group)
@@ -135,7 +141,7 @@ async def fetch_group_lags(bootstrap: str, group: str) -> list[PartitionLag]:
         await admin.close()
     if not offsets:
         return []
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **security)
     await consumer.start()
     try:
         ends = await consumer.end_offsets(list(offsets))
@@ -158,6 +164,7 @@ def format_lags(lags: Sequence[PartitionLag]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from streams.security import client_kwargs
     from streams.settings import Settings
 
     parser = argparse.ArgumentParser(description="Consumer lag of a group, per topic/partition.")
@@ -166,7 +173,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = Settings()
     group = args.group or settings.app_id
-    lags = asyncio.run(fetch_group_lags(args.bootstrap or settings.bootstrap, group))
+    security = client_kwargs(settings)
+    lags = asyncio.run(fetch_group_lags(args.bootstrap or settings.bootstrap, group, security))
     if not lags:
         print(f"group {group!r} has no committed offsets (unknown group or nothing consumed yet)")
         return 1

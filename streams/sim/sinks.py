@@ -241,6 +241,8 @@ async def publish(
     from aiokafka import AIOKafkaProducer
     from aiokafka.errors import KafkaError
 
+    from streams.security import client_kwargs
+
     own = producer is None
     if own:
         producer = AIOKafkaProducer(
@@ -249,6 +251,7 @@ async def publish(
             linger_ms=10,
             max_batch_size=256 * 1024,
             client_id="patrolflow-sim",
+            **client_kwargs(settings),
         )
         await producer.start()
     loop = asyncio.get_running_loop()

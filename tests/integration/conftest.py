@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from streams.security import client_kwargs
 from streams.settings import Settings
 from tests.support.deployments import make_deployment, start_worker
 from tests.support.worker_process import WorkerProcess
@@ -48,7 +49,9 @@ async def worker_factory(
 
 @pytest.fixture
 async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
-    client = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    client = AIOKafkaProducer(
+        bootstrap_servers=kafka_bootstrap, acks="all", **client_kwargs(Settings())
+    )
     await client.start()
     yield client
     await client.stop()
@@ -68,6 +71,7 @@ async def consumer_factory(
             enable_auto_commit=False,
             group_id=None,
             isolation_level="read_committed",
+            **client_kwargs(Settings()),
         )
         await client.start()
         consumers.append(client)
