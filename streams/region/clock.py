@@ -26,9 +26,14 @@ class RegionClock:
         return self._advance(self.max_event_time - self.lateness)
 
     def tick(self, wall: datetime) -> bool:
-        """A wall-clock tick: advances the watermark only while event time is live."""
-        if self.max_event_time is not None and wall - self.max_event_time > self.live_window:
-            return False  # replaying the past: event time alone drives the clock
+        """A wall-clock tick: advances the watermark only while event time is live.
+
+        Before the first event nothing is known to be live: a fresh deployment that is about
+        to replay yesterday must not start its clock at today's wall time (every deadline of
+        the replay would then fire at once, before the arrivals that meet them are read).
+        """
+        if self.max_event_time is None or wall - self.max_event_time > self.live_window:
+            return False  # replaying the past (or nothing yet): event time alone drives it
         return self._advance(wall - self.lateness)
 
     def is_late(self, event_time: datetime) -> bool:

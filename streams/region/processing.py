@@ -156,6 +156,8 @@ class RegionState:
     dispatch: RegionDispatch
     response: RegionResponse
     clock: RegionClock
+    #: The watermark last written to the clocks table (None: never).
+    saved_watermark: datetime | None = None
 
 
 class RegionProcessor:
@@ -199,10 +201,12 @@ class RegionProcessor:
             if not clock.tick(event.wall):
                 return RegionOutput(Effects(ignored="tick_not_live"))
             self._deadlines(state, output)
-            self._save_clock(event.region_id, clock)
+            self._save_clock(event.region_id, state)
         else:
             clock.observe(event_time(event))
             self._deadlines(state, output)
+            if _saved_long_ago(state):  # so a restart resumes the clock, not just the rows
+                self._save_clock(event.region_id, state)
             if isinstance(event, IncidentEvent):
                 facts = event.incident
                 target = response.target(facts)
@@ -290,9 +294,11 @@ class RegionProcessor:
             posts=mine(t.post_watches, PostWatch),
             units=mine(t.unit_watches, UnitWatch),
         )
-        return RegionState(dispatch, response, clock)
+        return RegionState(dispatch, response, clock, saved_watermark=clock.watermark)
 
-    def _save_clock(self, region_id: str, clock: RegionClock) -> None:
+    def _save_clock(self, region_id: str, state: RegionState) -> None:
+        clock = state.clock
+        state.saved_watermark = clock.watermark
         self.tables.clocks[region_id] = orjson.dumps(
             {
                 "max_event_time": clock.max_event_time.isoformat()
@@ -318,3 +324,15 @@ def _records(table: Table, model: type[M]) -> Iterator[M]:
 
 def _dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
+
+
+#: Event time the clock may advance between two writes of it to the table: one small write
+#: per second of event time, not one per event (a restart re-derives the rest from the input).
+CLOCK_SAVE_EVERY = timedelta(seconds=1)
+
+
+def _saved_long_ago(state: RegionState) -> bool:
+    watermark, saved = state.clock.watermark, state.saved_watermark
+    if watermark is None:
+        return False
+    return saved is None or watermark - saved >= CLOCK_SAVE_EVERY

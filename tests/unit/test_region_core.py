@@ -407,3 +407,31 @@ def test_response_breach_fires_at_the_deadline_on_ticks_and_the_late_arrival_res
     (resolved,) = [a for a in city_centre.alerts if a.kind.value == "resolved"]
     assert resolved.resolves_alert_id == breach.alert_id
     assert resolved.raised_at == T0 + s(10 + record.target_s + 20)
+
+
+def test_a_fresh_deployment_replaying_old_data_does_not_start_its_clock_at_wall_time() -> None:
+    """Ticks arrive before the first (day-old) event: they must not set the clock to today."""
+    h = Harness()
+    today = s(86_400)
+    h.tick(today)
+    h.unit("st-a", Force.STATION, 100, at=s(0))
+    (record,) = h.incident("INC-1", at=s(5))
+    h.update("INC-1", "acknowledged", record.unit_id, at=s(6))
+    h.update("INC-1", "arrived", record.unit_id, at=s(20))  # well within any target
+    h.tick(today + s(1))
+    assert [a.kind.value for a in h.alerts] == []  # no breach raised before the arrival was read
+
+
+def test_after_a_restart_a_quiet_live_region_still_fires_its_deadlines() -> None:
+    """The clock comes back from the table, so wall-clock ticks alone still move it."""
+    h = Harness()
+    h.unit("st-a", Force.STATION, 100, at=s(0))
+    (record,) = h.incident("INC-1", at=s(5))
+    h.update("INC-1", "acknowledged", record.unit_id, at=s(6))
+    assert record.target_s is not None
+    deadline = s(5 + record.target_s)
+    h.unit("st-b", Force.STATION, 900, at=deadline - s(1))  # the last input before the restart
+    h.restart()
+    h.tick(deadline + s(6))  # nothing else arrives: only the wall clock moves
+    breaches = [a for a in h.alerts if a.kind.value == "response_breach"]
+    assert [(a.incident_id, a.raised_at) for a in breaches] == [("INC-1", T0 + deadline)]
