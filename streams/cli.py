@@ -191,28 +191,45 @@ def replay(
 
 
 @cli.command("demo")
-def demo() -> None:
-    """Start the local broker if none is configured, create the topics and run a worker.
+def demo(
+    speed: str = typer.Option("5", help="N x real time (5 or 5x): city time runs N times faster."),
+    duration: str | None = typer.Option(
+        None, help="End by itself after this long (90s, 5m, 1h); default: run until Ctrl-C."
+    ),
+    seed: int = typer.Option(7, help="The simulator's seed (same seed: the same city traffic)."),
+    calls_per_hour: float = typer.Option(240.0, help="Mean 110 calls per hour of city time."),
+    plain: bool = typer.Option(
+        False, help="Print a status line every 5 s instead of the live view."
+    ),
+    keep_topics: bool = typer.Option(False, help="Leave this run's topics on the cluster."),
+) -> None:
+    """The city live: broker (if none is configured), topics, a worker, the simulator, a view.
 
-    Ctrl-C stops the worker and the broker this command started; nothing is left behind.
+    Shows incidents coming in, assignments, alerts and KPIs; prints where /metrics and
+    /clearance are. Ctrl-C (or the end of --duration) stops everything it started.
     """
-    from streams import broker
-    from streams.topics import create_topics_sync
+    from streams.demo import DemoOptions, run_demo
+    from streams.sim import parse_duration, parse_speed
 
-    settings = Settings()
-    started = False
-    if settings.uses_local_broker:
-        state = broker.up(settings)
-        started = state.started
-        typer.echo(f"broker: {state.bootstrap} ({state.outcome})")
     try:
-        create_topics_sync(settings)
-        typer.echo(f"worker: http://{settings.web_host}:{settings.web_port}/metrics and /healthz")
-        worker()
-    finally:
-        if started:
-            broker.down(settings)
-            typer.echo("broker stopped")
+        speed_x = parse_speed(speed)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--speed") from None
+    if speed_x <= 0:
+        raise typer.BadParameter("the demo needs a finite speed (e.g. 5)", param_hint="--speed")
+    try:
+        duration_s = None if duration is None else parse_duration(duration)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--duration") from None
+    options = DemoOptions(
+        speed=speed_x,
+        duration_s=duration_s,
+        seed=seed,
+        calls_per_hour=calls_per_hour,
+        plain=plain,
+        keep_topics=keep_topics,
+    )
+    raise typer.Exit(run_demo(options))
 
 
 def main() -> None:
