@@ -66,9 +66,12 @@ class _RawBytesFormat(JSONFormat):
         return body
 
 
-def _cloudevent_ids(headers: Mapping[str, bytes], key: bytes | None) -> tuple[str, str]:
+def _cloudevent_ids(headers: Mapping[str, bytes], key: bytes | None) -> tuple[str | None, str]:
     event = from_binary(KafkaMessage(headers=dict(headers), key=key, value=b""), _RawBytesFormat())
-    return str(event.get_id()), str(event.get_source())
+    # Without a ce_id header the SDK invents a random UUID: a redelivery would then look like
+    # a new event. A missing id is never a reason to reject: fall back to the natural key.
+    ce_id = str(event.get_id()) if "ce_id" in headers else None
+    return ce_id, str(event.get_source())
 
 
 def decode(

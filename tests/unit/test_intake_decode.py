@@ -121,3 +121,11 @@ def test_repeated_header_keys_last_one_wins() -> None:
 def test_random_bytes_never_raise(value: bytes) -> None:
     verdict = decode(IncidentReported, value, now=NOW)
     assert isinstance(verdict, Rejected | Accepted)
+
+
+def test_cloudevents_without_an_id_fall_back_to_the_natural_key() -> None:
+    # The SDK would invent a random id: a redelivery must not look like a new event.
+    headers = [("ce_specversion", b"1.0"), ("ce_source", b"/110/hailar"), ("ce_type", b"t")]
+    verdict = decode(IncidentReported, orjson.dumps(incident()), headers, b"INC-1", now=NOW)
+    assert isinstance(verdict, Accepted)
+    assert verdict.ce_id is None
