@@ -77,6 +77,8 @@ _KILL_GRACE_S = 10.0
 _LOG_TAIL_LINES = 40
 _APACHE_ARCHIVE = "https://archive.apache.org/dist/kafka"
 _START_MARK = "=== patrolflow broker start"
+_REFUSALS = ("SaslAuthenticationFailed", "CERTIFICATE_VERIFY_FAILED")
+_REFUSALS_BEFORE_GIVING_UP = 3
 
 T = TypeVar("T")
 Outcome = Literal["external", "started", "already-running"]
@@ -343,11 +345,17 @@ def _wait_reachable(
     security: Mapping[str, Any],
 ) -> _Cluster:
     last_error = "no attempt made"
+    refusals = 0
     while (remaining := deadline - time.monotonic()) > 0:
         try:
             return _describe_cluster(bootstrap, min(remaining, _PROBE_TIMEOUT_S), security)
         except Exception as exc:  # refused, timed out, not ready yet: all mean "poll again"
             last_error = f"{type(exc).__name__}: {exc}"
+        # ... except a broker that answers and rejects our credentials or certificate: say so
+        # now rather than at the deadline (a few tries: a new broker may still be loading users).
+        refusals = refusals + 1 if any(r in last_error for r in _REFUSALS) else 0
+        if refusals >= _REFUSALS_BEFORE_GIVING_UP:
+            raise BrokerError(f"Kafka at {bootstrap} refused the connection: {last_error}")
         if on_retry is not None:
             on_retry()
         time.sleep(max(0.0, min(_POLL_INTERVAL_S, deadline - time.monotonic())))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -253,6 +254,11 @@ def test_a_wrong_password_fails_clearly_and_is_never_logged(
     status = broker.status(settings)
     assert not status.reachable
     assert "SaslAuthenticationFailed" in status.detail
+    # Waiting for the broker gives up on a refusal at once instead of at its 60 s deadline.
+    started = time.monotonic()
+    with pytest.raises(broker.BrokerError, match=r"refused the connection.*SaslAuthentication"):
+        broker.wait_until_reachable(settings.bootstrap, 60, security=client_kwargs(settings))
+    assert time.monotonic() - started < 20
     log = tmp_path / "worker.log"
     with log.open("wb") as out:
         worker = subprocess.run(
