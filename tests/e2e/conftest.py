@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaProducer
 
 from schemas import topics
 from streams.city.model import load_city
+from streams.security import client_kwargs
 from streams.settings import Settings
 from tests.support.deployments import make_deployment, start_worker
 from tests.support.prometheus import (
@@ -157,7 +158,9 @@ async def world(
     try:
         prometheus.start()
         await prometheus.wait_ready()
-        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+        producer = AIOKafkaProducer(
+            bootstrap_servers=kafka_bootstrap, acks="all", **client_kwargs(settings)
+        )
         await producer.start()
         run = uuid.uuid4().hex[:6]
         try:
