@@ -405,7 +405,6 @@ class Run:
             self.say(self.state.status_line(self.elapsed()))
 
     async def _shutdown(self) -> None:
-        stats = self.stats
         reason = self.stop.reason or "done"
         self.say(f"stopping ({reason}): worker (SIGTERM, SIGKILL after {self._grace():g} s)")
         code, seconds, killed = await self._stop_worker()
@@ -418,15 +417,28 @@ class Run:
             except Exception as exc:  # report and carry on: the rest must still be cleaned up
                 self.say(f"could not delete the run's topics: {type(exc).__name__}: {exc}")
         shutil.rmtree(self.data_dir, ignore_errors=True)
-        if stats is not None and stats.events:
-            for line in stats.lines():
-                self.say(f"simulator: {line}")
+        for line in self._sim_lines():
+            self.say(f"simulator: {line}")
         if self.progress.errors:
             errors, first = self.progress.errors, self.progress.first_error
             self.say(f"simulator: {errors} records not sent, first error: {first}")
         self.say("summary:")
         for line in self.state.summary_lines(self.elapsed()):
             self.say(f"  {line}")
+
+    def _sim_lines(self) -> list[str]:
+        """The simulator's statistics against its configuration when it ran its whole span;
+        what it sent otherwise (rates over a span cut short would mislead)."""
+        stats, progress = self.stats, self.progress
+        if stats is None or not stats.events:
+            return []
+        if progress.done:
+            return stats.lines()
+        covered = 0.0
+        if progress.event_time is not None:
+            covered = (progress.event_time - stats.config.start).total_seconds()
+        sent = ", ".join(f"{t} {n:,}" for t, n in sorted(stats.by_topic.items()))
+        return [f"{stats.events:,} events ({sent}) over {covered:,.0f} s of city time"]
 
     def _grace(self) -> float:
         return 0.0 if self.stop.hurry else self.options.stop_grace_s
