@@ -13,8 +13,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-demo: $(STAMP)  ## broker (unless PATROLFLOW_KAFKA_BOOTSTRAP is set), topics, worker
-	$(BIN)/patrolflow demo
+# e.g. make demo DEMO_ARGS="--duration 90s --plain"
+DEMO_ARGS ?=
+
+demo: $(STAMP)  ## broker (unless PATROLFLOW_KAFKA_BOOTSTRAP is set), topics, worker, simulator, live view
+	$(BIN)/patrolflow demo $(DEMO_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
