@@ -13,6 +13,7 @@ AGENT_MODULES = (
     "streams.intake.agents",
     "streams.region.agents",
     "streams.clearance.agents",
+    "streams.observability.agents",
     "streams.ops",
 )
 

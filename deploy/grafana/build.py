@@ -34,12 +34,6 @@ TEST_SUBSTITUTIONS = {
 
 Json = dict[str, Any]
 
-#: Faust exports no event-loop delay (docs/metrics.md, Wanted).
-LOOP_DELAY_NOTE = """\
-Faust exports no event-loop delay. The worker's web server runs on the same event loop as the
-agents, so the time a scrape of `/metrics` takes is a stand-in: a blocked loop shows up here
-(and in `/livez`). Proposed gauge: `patrolflow_event_loop_delay_seconds`."""
-
 
 # --- Building blocks ------------------------------------------------------------------------
 
@@ -521,10 +515,7 @@ def command_centre() -> Json:
 # --- Operations -----------------------------------------------------------------------------
 
 I = 'instance=~"$instance"'  # noqa: E741
-LAG = (
-    f"patrolflow_faust_topic_partition_end_offset{{{I}}}"
-    f" - patrolflow_faust_topic_partition_offset_commited{{{I}}}"
-)
+LAG = f"patrolflow_consumer_lag_records{{{I}}}"
 
 
 def operations() -> Json:
@@ -606,13 +597,16 @@ def operations() -> Json:
         timeseries(
             "Consumer lag by topic (records)",
             targets((f"sum by (topic) ({LAG})", "{{topic}}")),
-            description="End offset minus committed offset from Faust's sensors (blind while a "
-            "worker fetches nothing: docs/metrics.md). Broker's view: "
+            description="Records not yet committed: broker end offset minus the group's "
+            "committed offset, per topic the agents read (input, routing, region stream), "
+            "refreshed every 5 s by the worker owning each partition. Without a worker: "
             "`python -m streams.observability.lag`.",
         ),
         timeseries(
             "Consumer lag by partition (records)",
-            targets((f"sum by (topic, partition) ({LAG})", "{{topic}}/{{partition}}")),
+            targets((f"max by (topic, partition) ({LAG})", "{{topic}}/{{partition}}")),
+            description="One region is processed by one partition: a single growing line is "
+            "a hot region or a slow worker; all of them, too little capacity.",
         ),
         timeseries(
             "Event-time watermark delay",
@@ -653,12 +647,31 @@ def operations() -> Json:
             unit="ms",
         ),
         timeseries(
-            "Scrape duration (event-loop responsiveness)",
+            "Event-loop delay",
+            targets(
+                (
+                    "histogram_quantile(0.99, sum by (le, instance) (rate("
+                    f"patrolflow_event_loop_delay_seconds_bucket{{{I}}}[$__rate_interval])))",
+                    "{{instance}} p99",
+                ),
+                (
+                    f"sum by (instance) (rate(patrolflow_event_loop_delay_seconds_sum{{{I}}}"
+                    "[$__rate_interval])) / sum by (instance) (rate("
+                    f"patrolflow_event_loop_delay_seconds_count{{{I}}}[$__rate_interval]))",
+                    "{{instance}} mean",
+                ),
+            ),
+            unit="s",
+            description="How much later than asked a 0.5 s sleep wakes up on the worker's event "
+            "loop. Agents, timers and the web server share that loop: a CPU-bound step or a "
+            "blocking call delays all of them (and /livez).",
+        ),
+        timeseries(
+            "Scrape duration",
             targets((f'scrape_duration_seconds{{job="patrolflow", {I}}}', "{{instance}}")),
             unit="s",
-            description=LOOP_DELAY_NOTE,
+            description="Time Prometheus takes to scrape /metrics, served on the same event loop.",
         ),
-        text("Event-loop delay", LOOP_DELAY_NOTE, w=12, h=8),
         row("Rebalances and errors"),
         timeseries(
             "Rebalances (per 15 minutes)",

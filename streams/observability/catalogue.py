@@ -36,6 +36,7 @@ METRIC_MODULES: tuple[str, ...] = (
     "streams.dispatch.metrics",
     "streams.response.metrics",
     "streams.clearance.metrics",
+    "streams.observability.metrics",
 )
 #: Modules of ``METRIC_MODULES`` that may not exist yet: skipped, and only when *they* are missing.
 OPTIONAL_MODULES: frozenset[str] = frozenset()
@@ -43,7 +44,9 @@ OPTIONAL_MODULES: frozenset[str] = frozenset()
 #: Label names allowed on any metric, with what bounds their values. A new label is a decision:
 #: add it here with its bound (the docs print this table), never an id or personal data.
 BOUNDED_LABELS: Mapping[str, str] = {
-    "topic": "canonical topic names (`schemas.topics`); Faust's: deployed topic names",
+    "topic": "canonical topic names (`schemas.topics`); on the lag gauge also the internal "
+    "topics agents read (`<app_id>-routing`, `-region-events`, `-cases`); Faust's: deployed "
+    "topic names",
     "partition": "partition numbers of the deployed topics",
     "outcome": "a fixed set per metric (e.g. accepted/dead_lettered, assignment outcomes)",
     "reason": "dead-letter reasons (`RejectReason`)",
@@ -340,39 +343,34 @@ FAUST_SENSORS: tuple[MetricInfo, ...] = (
 EXPECTED_LATER: tuple[ExpectedMetric, ...] = ()
 
 #: Wanted by the issue or a dashboard, proposed names, not used in any query yet.
-WANTED: tuple[ExpectedMetric, ...] = (
-    ExpectedMetric(
-        "patrolflow_consumer_lag_records",
-        "gauge",
-        _TP,
-        "lead: a periodic timer over `streams.observability.lag`",
-        "Consumer lag from broker end offsets, refreshed even when nothing is fetched.",
-    ),
-    ExpectedMetric(
-        "patrolflow_event_loop_delay_seconds",
-        "gauge",
-        (),
-        "lead: a periodic probe in the worker",
-        "How late a timer fires on the worker's event loop.",
-    ),
-)
+WANTED: tuple[ExpectedMetric, ...] = ()
 
 # --- Derived quantities -------------------------------------------------------------------------
 
-LAG_PROMQL = (
+LAG_PROMQL = "sum by (topic) (patrolflow_consumer_lag_records)"
+#: The same from Faust's sensors: refreshed only when a record of the partition is fetched.
+FAUST_LAG_PROMQL = (
     "sum by (topic, partition) (patrolflow_faust_topic_partition_end_offset"
     " - patrolflow_faust_topic_partition_offset_commited)"
 )
 
 DERIVED: tuple[Derived, ...] = (
     Derived(
-        "consumer lag per topic/partition (records)",
+        "consumer lag per topic (records)",
         LAG_PROMQL,
-        "End offset minus committed offset, both from Faust's sensors on the worker that owns "
-        "the partition. Blind spots: Faust refreshes the end offset only when it fetches a "
-        "record of that partition, and clears both gauges on every rebalance, so a worker that "
-        "stopped fetching shows a stale lag and a partition nobody owns shows none. "
-        "`patrolflow_consumer_lag_records` (see Wanted) closes that gap.",
+        "Broker end offset minus the group's committed offset, refreshed every 5 s and when a "
+        "rebalance completes by the worker that owns the partition; the topics agents read, "
+        "changelogs excluded. A partition nobody owns (all workers down) has no series: "
+        "`PatrolflowNoWorkerUp` covers that. Faust's own view, "
+        f"`{FAUST_LAG_PROMQL}`, goes stale while a worker fetches nothing and is cleared on "
+        "every rebalance. Without a worker: `python -m streams.observability.lag`.",
+    ),
+    Derived(
+        "event-loop delay p99 (seconds)",
+        "histogram_quantile(0.99, sum by (le, instance) "
+        "(rate(patrolflow_event_loop_delay_seconds_bucket[5m])))",
+        "How late a 0.5 s sleep wakes up on each worker's event loop, which every agent, timer "
+        "and the web server share: a blocked loop delays all of them.",
     ),
     Derived(
         "event-time watermark delay (seconds)",
@@ -609,6 +607,25 @@ def render_markdown(metrics: Sequence[MetricInfo]) -> str:
         lines.append(
             f"| `{e.sample}` | {e.type} | {_labels(e.labels)} | {e.owner} | {_cell(e.meaning)} |"
         )
+    if not WANTED:
+        lines.append("| none at the moment | | | | |")
+    lines += [
+        "",
+        "## Present from start (at 0)",
+        "",
+        "A labelled counter has no series until its first increment, which `rate()` and"
+        " `increase()` cannot see; these label combinations (fixed enums) are created at 0 when a"
+        " worker starts (`streams/observability/series.py`), so queries over them return 0, not"
+        " nothing. Per-region gauges are not: only the region's owner exports them.",
+        "",
+        "| metric | series | label values |",
+        "|---|---|---|",
+    ]
+    for sample, count, values in initial_series_summary():
+        described = "; ".join(
+            f"`{label}`: {', '.join(f'`{v}`' for v in vals)}" for label, vals in values
+        )
+        lines.append(f"| `{sample}` | {count} | {_cell(described)} |")
     lines += [
         "",
         "## Bounded labels",
@@ -625,6 +642,25 @@ def render_markdown(metrics: Sequence[MetricInfo]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def initial_series_summary() -> list[tuple[str, int, list[tuple[str, list[str]]]]]:
+    """``(sample, how many series, [(label, values)])`` of the series created at start."""
+    from streams.observability.series import initial_series
+
+    by_counter: dict[str, tuple[tuple[str, ...], list[tuple[str, ...]]]] = {}
+    for counter, values in initial_series():
+        name = next(iter(counter.describe())).name + "_total"
+        labels = tuple(getattr(counter, "_labelnames", ()))
+        by_counter.setdefault(name, (labels, []))[1].append(values)
+    summary = []
+    for name, (labels, combos) in by_counter.items():
+        per_label = [
+            (label, list(dict.fromkeys(combo[i] for combo in combos)))
+            for i, label in enumerate(labels)
+        ]
+        summary.append((name, len(combos), per_label))
+    return summary
 
 
 DOCS_PATH = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"

@@ -15,6 +15,7 @@ from types import ModuleType
 
 import pytest
 
+from schemas.topics import INPUT_TOPICS
 from streams.observability.catalogue import EXPECTED_LATER
 from tests.e2e.conftest import World
 from tests.support.prometheus import (
@@ -142,3 +143,25 @@ async def test_lag_command_reads_the_worker_group_from_the_broker(world: World) 
 
     output = await eventually(committed, timeout_s=60, interval_s=1.0, what="committed offsets")
     assert "lag" in output.splitlines()[0]
+
+
+async def test_consumer_lag_and_loop_delay_as_prometheus_sees_them(world: World) -> None:
+    """The on-call figures after the scripted run: every input topic reported under its
+    canonical name, drained to 0 once the run is consumed; the event loop measured."""
+
+    async def drained() -> dict[str, float] | None:
+        data = await world.prometheus.query("sum by (topic) (patrolflow_consumer_lag_records)")
+        result = data["result"]
+        lags = {r["metric"]["topic"]: float(r["value"][1]) for r in result}
+        inputs = {topic: lags.get(topic) for topic in INPUT_TOPICS}
+        return lags if all(v == 0 for v in inputs.values()) else None
+
+    lags = await eventually(drained, timeout_s=60, interval_s=1.0, what="input lag 0")
+    assert f"{world.settings.app_id}-routing" in lags
+    assert not any("changelog" in topic for topic in lags)
+    delay = await world.prometheus.query(
+        "histogram_quantile(0.99, sum by (le) "
+        "(rate(patrolflow_event_loop_delay_seconds_bucket[1m])))"
+    )
+    assert has_data(delay)
+    assert 0 <= float(delay["result"][0]["value"][1]) < 5

@@ -171,3 +171,13 @@ def test_provisioning_points_at_the_dashboards_and_the_datasource_uid() -> None:
     compose = (REPO / "deploy" / "compose" / "docker-compose.yml").read_text()
     assert "../grafana/dashboards:/var/lib/grafana/dashboards/patrolflow" in compose
     assert "../grafana/provisioning:/etc/grafana/provisioning" in compose
+
+
+def test_the_readme_says_how_to_open_each_dashboard_and_where_the_runbooks_are() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert "docker compose -f deploy/compose/docker-compose.yml up" in readme
+    for path in DASHBOARD_FILES:
+        assert f"http://127.0.0.1:3000/d/{load(path)['uid']}" in readme, path.name
+    assert "(docs/runbooks/README.md)" in readme
+    compose = (REPO / "deploy" / "compose" / "docker-compose.yml").read_text()
+    assert '"127.0.0.1:3000:3000"' in compose

@@ -25,3 +25,6 @@ def test_every_stage_and_page_is_registered() -> None:
         if route.resource is not None
     }
     assert {"/healthz", "/livez", "/metrics", "/clearance"} <= routes
+    # the consumer-lag timer and the event-loop probe (streams.observability.agents)
+    tasks = {getattr(task, "__name__", "") for task in app._app_tasks}
+    assert {"export_consumer_lag", "probe_event_loop"} <= tasks
