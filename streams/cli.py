@@ -99,6 +99,16 @@ def bench_dispatch(
     bench_main(["--units", units, "--decisions", str(decisions), "--seed", str(seed)])
 
 
+def _register_bench_commands() -> None:
+    # bench all / ceiling / throughput / scale-out / latency / scale (issue 9): streams.bench
+    from streams.bench.command import register
+
+    register(bench_cli)
+
+
+_register_bench_commands()
+
+
 @cli.command("simulate")
 def simulate(
     duration: str = typer.Option("1h", help="Simulated span: 3600, 90s, 30m, 1h30m, 2d."),
