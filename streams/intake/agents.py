@@ -83,11 +83,11 @@ async def intake_incidents_reported(stream: Any) -> None:
 async def intake_incidents_updates(stream: Any) -> None:
     stage = "intake.incidents_updates"
     async for accepted in intake(stream.events(), IncidentUpdate, names.INCIDENTS_UPDATES, stage):
-        await to_routing(UpdateEvent(update=accepted.event))
+        await to_routing(UpdateEvent(update=accepted.identified()))
 
 
 @app.agent(units_telemetry, name="intake.units_telemetry")
 async def intake_units_telemetry(stream: Any) -> None:
     stage = "intake.units_telemetry"
     async for accepted in intake(stream.events(), UnitTelemetry, names.UNITS_TELEMETRY, stage):
-        await to_routing(TelemetryEvent(telemetry=accepted.event))
+        await to_routing(TelemetryEvent(telemetry=accepted.identified()))

@@ -15,7 +15,7 @@ from cloudevents.core.bindings.kafka import KafkaMessage, from_binary
 from cloudevents.core.formats.json import JSONFormat
 from pydantic import BaseModel, ValidationError
 
-from schemas.common import validate_json
+from schemas.common import deterministic_id, validate_json
 from schemas.deadletter import describe_exception
 
 #: Upstream messages are small JSON documents; anything larger is a producer bug or an attack.
@@ -49,6 +49,15 @@ class Accepted(Generic[M]):
     #: CloudEvents id and source when the producer used binary-mode ``ce_*`` headers.
     ce_id: str | None = None
     ce_source: str | None = None
+
+    def identified(self) -> M:
+        """The event with its de-duplication id in ``event_id``: its own, else one derived
+        from the CloudEvents ``ce_source`` + ``ce_id``, else none (the natural key applies)."""
+        has_own = getattr(self.event, "event_id", None) is not None
+        if has_own or self.ce_id is None or "event_id" not in type(self.event).model_fields:
+            return self.event
+        ce = "ce:" + deterministic_id(self.ce_source or "", self.ce_id)
+        return self.event.model_copy(update={"event_id": ce})
 
 
 def headers_as_dict(headers: RawHeaders) -> dict[str, bytes]:

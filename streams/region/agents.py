@@ -83,7 +83,7 @@ region_tables = RegionTables(
     unit_watches=_table("response-units"),
 )
 
-router = Router(city, incident_routes, unit_homes, parked_updates)
+router = Router(city, incident_routes, unit_homes, parked_updates, _table("update-ids"))
 processor = RegionProcessor(
     city,
     policy,
@@ -104,6 +104,8 @@ async def route(stream: Any) -> None:
     async for value in stream:
         routed = router.route(decode(value))
         metrics.PARKED.inc(routed.parked)
+        if routed.duplicate:
+            metrics.EVENTS.labels("update", "duplicate_update").inc()
         if routed.handoff:
             metrics.HANDOFFS.inc()
         for event in routed.forward:

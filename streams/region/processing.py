@@ -31,7 +31,7 @@ from streams.region.events import (
     encode,
     event_time,
 )
-from streams.region.routing import home_region, locate_incident
+from streams.region.routing import home_region, locate_incident, seen_before
 from streams.response.config import ResponseConfig
 from streams.response.engine import RegionResponse, ResponseEffects
 from streams.response.records import IncidentWatch, PostWatch, UnitWatch
@@ -49,13 +49,18 @@ class Routed:
     forward: list[AnyEvent] = field(default_factory=list)
     parked: int = 0
     handoff: bool = False
+    #: A lifecycle update routed before (same id or natural key): dropped, counted.
+    duplicate: bool = False
 
 
 class Router:
     """Routing memory: incident -> region, unit -> home region, parked early updates."""
 
-    def __init__(self, city: City, routes: Table, homes: Table, parked: Table) -> None:
+    def __init__(
+        self, city: City, routes: Table, homes: Table, parked: Table, seen: Table | None = None
+    ) -> None:
         self.city, self.routes, self.homes, self.parked = city, routes, homes, parked
+        self.seen = seen  # ids of the updates routed per incident (see routing.seen_before)
 
     def route(self, event: AnyEvent) -> Routed:
         if isinstance(event, IncidentEvent):
@@ -85,6 +90,8 @@ class Router:
         return routed
 
     def _update(self, event: UpdateEvent) -> Routed:
+        if self.seen is not None and seen_before(self.seen, event.update):
+            return Routed(duplicate=True)
         incident_id = event.update.incident_id
         region = self.routes.get(incident_id)
         if region is not None:
