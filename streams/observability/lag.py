@@ -40,7 +40,10 @@ import asyncio
 import sys
 from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    from streams.settings import Settings
 
 TopicPartition = TypeVar("TopicPartition", bound=tuple[str, int])
 """``(topic, partition)``; Faust's ``TP`` and aiokafka's ``TopicPartition`` are such tuples."""
@@ -123,32 +126,56 @@ def sync_gauge(
 
 
 async def fetch_group_lags(
-    bootstrap: str, group: str, security: Mapping[str, Any] | None = None
+    bootstrap: str,
+    group: str,
+    security: Mapping[str, Any] | None = None,
+    topics: Iterable[str] = (),
 ) -> list[PartitionLag]:
     """Committed offsets of ``group`` against the partitions' end offsets, from the broker.
 
     ``security``: aiokafka client kwargs from ``streams.security.client_kwargs(settings)``.
+    ``topics``: also every partition of these (those that exist), committed or not: the group
+    lists only partitions it has committed, and a partition its worker never got to (a stuck
+    start) is exactly the one to see. Never committed: the lag counts from the earliest offset.
     """
-    from aiokafka import AIOKafkaConsumer
+    from aiokafka import AIOKafkaConsumer, TopicPartition
     from aiokafka.admin import AIOKafkaAdminClient
 
     security = security or {}
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **security)
     await admin.start()
+    wanted = list(topics)
     try:
         offsets = await admin.list_consumer_group_offsets(group)
+        # Only topics that exist: a metadata request naming a missing topic would create it
+        # on a broker with auto.create.topics.enable (Kafka's default).
+        existing = sorted(set(wanted) & set(await admin.list_topics())) if wanted else []
+        described = await admin.describe_topics(existing) if existing else []
     finally:
         await admin.close()
-    if not offsets:
+    partitions = set(offsets)
+    for topic in described:
+        if topic.get("error_code", 0) == 0:
+            name = topic.get("topic", topic.get("name"))
+            for partition in topic.get("partitions", ()):
+                number = partition.get("partition", partition.get("partition_index"))
+                partitions.add(TopicPartition(name, number))
+    if not partitions:
         return []
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **security)
     await consumer.start()
     try:
-        ends = await consumer.end_offsets(list(offsets))
+        ends = await consumer.end_offsets(sorted(partitions))
+        never = sorted(partitions - set(offsets))
+        starts = await consumer.beginning_offsets(never) if never else {}
     finally:
         await consumer.stop()
     committed = {(tp.topic, tp.partition): meta.offset for tp, meta in offsets.items()}
-    return partition_lags({(tp.topic, tp.partition): end for tp, end in ends.items()}, committed)
+    return partition_lags(
+        {(tp.topic, tp.partition): end for tp, end in ends.items()},
+        committed,
+        {(tp.topic, tp.partition): start for tp, start in starts.items()},
+    )
 
 
 def format_lags(lags: Sequence[PartitionLag]) -> str:
@@ -163,6 +190,14 @@ def format_lags(lags: Sequence[PartitionLag]) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
+def deployment_topics(settings: Settings) -> list[str]:
+    """Deployed names of the topics the workers' agents read (as ``streams.region.agents``)."""
+    from schemas.topics import INPUT_TOPICS
+
+    internal = [settings.internal_topic(name) for name in ("routing", "region-events", "cases")]
+    return [settings.topic(name) for name in INPUT_TOPICS] + internal
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from streams.security import client_kwargs
     from streams.settings import Settings
@@ -170,11 +205,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Consumer lag of a group, per topic/partition.")
     parser.add_argument("--group", default=None, help="consumer group (default: PATROLFLOW_APP_ID)")
     parser.add_argument("--bootstrap", default=None, help="default: the configured cluster")
+    parser.add_argument(
+        "--topic",
+        action="append",
+        default=None,
+        help="also list every partition of this topic (repeatable; default: the configured "
+        "deployment's input, routing, region and case topics)",
+    )
     args = parser.parse_args(argv)
     settings = Settings()
     group = args.group or settings.app_id
     security = client_kwargs(settings)
-    lags = asyncio.run(fetch_group_lags(args.bootstrap or settings.bootstrap, group, security))
+    topics = args.topic if args.topic is not None else deployment_topics(settings)
+    bootstrap = args.bootstrap or settings.bootstrap
+    lags = asyncio.run(fetch_group_lags(bootstrap, group, security, topics))
     if not lags:
         print(f"group {group!r} has no committed offsets (unknown group or nothing consumed yet)")
         return 1
