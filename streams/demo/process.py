@@ -3,18 +3,22 @@
 Faust binds to one event loop and installs its own signal handlers, so the demo never runs it
 in-process. The worker gets its own session (process group): a Ctrl-C in the terminal reaches
 only the demo, which then stops the worker in order (after the simulator), and a SIGKILL of
-the whole group after the deadline also takes any child the worker may have started.
+the whole group after the deadline also takes any child the worker may have started. On
+Linux the worker also gets SIGTERM when the demo dies without stopping it (``kill -9``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import functools
 import os
 import signal
 import socket
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -22,6 +26,23 @@ from typing import IO
 import aiohttp
 
 __all__ = ["WorkerProcess", "free_port", "port_is_free"]
+
+
+#: prctl(2) option: the signal a process gets when its parent dies.
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> Callable[[], object] | None:
+    """A ``preexec_fn`` (Linux only) that asks for SIGTERM when the demo dies. The libc function
+    is looked up here, in the parent: the child, a forked copy of a threaded process, only
+    calls it (no loader or allocator locks between fork and exec)."""
+    if sys.platform != "linux":
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return functools.partial(prctl, _PR_SET_PDEATHSIG, int(signal.SIGTERM))
 
 
 def port_is_free(host: str, port: int) -> bool:
@@ -75,6 +96,7 @@ class WorkerProcess:
             stdout=self._log,
             stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_die_with_parent(),
         )
 
     async def get(self, http: aiohttp.ClientSession, path: str) -> tuple[int, str]:

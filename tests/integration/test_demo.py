@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -286,4 +287,36 @@ async def test_a_signal_in_the_middle_stops_everything_cleanly(
     assert f"stopping ({sig.name})" in output
     assert "summary:" in output
     assert re.search(r"^worker (exited|killed)", output, re.MULTILINE)
+    demo.assert_nothing_left()
+
+
+@pytest.mark.timeout(240)
+async def test_a_killed_demo_takes_its_worker_with_it(
+    tmp_path: Path, demo_env: tuple[dict[str, str], str, str]
+) -> None:
+    """kill -9 of the demo alone (no clean-up can run): the worker still goes (Linux)."""
+    env, _, _ = demo_env
+    demo = Demo([], env, tmp_path / "demo.log", int(env["PATROLFLOW_WEB_PORT"]))
+    demo.start()
+    try:
+
+        async def worker_started() -> bool:
+            demo.watch()
+            return bool(demo.seen) and "worker ready" in demo.output
+
+        await eventually(worker_started, timeout_s=150, interval_s=0.5, what="a ready worker")
+        assert demo.proc is not None
+        os.kill(demo.proc.pid, signal.SIGKILL)  # the demo only, not its worker's session
+        demo.proc.wait(timeout=10)
+
+        async def gone() -> bool:
+            return not any(alive(pid) for pid in demo.seen)
+
+        await eventually(gone, timeout_s=60, interval_s=0.5, what="the orphaned worker to stop")
+    finally:
+        demo.kill()
+        # nobody was left to remove the run's temporary directory: do it here
+        found = re.search(r"^worker: pid \d+, log (\S+)/worker\.log$", demo.output, re.MULTILINE)
+        if found:
+            shutil.rmtree(found.group(1), ignore_errors=True)
     demo.assert_nothing_left()
