@@ -24,7 +24,6 @@ import shutil
 import signal
 import tempfile
 import time
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
@@ -34,29 +33,34 @@ import aiohttp
 from rich.console import Console, RenderableType
 from rich.live import Live
 
-from schemas import topics
 from streams.city.model import City, load_city
-from streams.demo.deployment import Deployment, delete_topics, new_deployment
+from streams.demo.deployment import delete_topics, new_deployment
+from streams.demo.feeds import (
+    METRICS_EVERY_S,
+    Progress,
+    consume,
+    poll_metrics,
+    sim_config,
+    simulate,
+)
+from streams.demo.options import DemoOptions
 from streams.demo.process import WorkerProcess, free_port, port_is_free
 from streams.demo.state import DemoState
 from streams.demo.view import Header, render, rows_for
 from streams.dispatch.policy import default_policy, load_policy
 from streams.settings import Settings
-from streams.sim import SimConfig, SimEvent, SimStats, default_start
+from streams.sim import SimStats
 from streams.sim.generator import START_MARGIN_S
-from streams.sim.sinks import Recorded
 
 __all__ = ["DemoOptions", "run_demo"]
 
-#: Simulated span when no ``--duration`` is given (the run then lasts span / speed at most).
-OPEN_ENDED_SPAN_S: Final = 24 * 3600.0
 #: How long the worker may take to report ready (fresh topics: up to a metadata refresh).
 READY_TIMEOUT_S: Final = 180.0
 #: After the simulator's last record: wait at most this long for the worker to take it all in.
 DRAIN_S: Final = 10.0
-#: How often /metrics is polled and, without a terminal, a status line printed.
-METRICS_EVERY_S: Final = 1.0
+#: Without a terminal, a status line this often.
 PLAIN_EVERY_S: Final = 5.0
+#: On a terminal, the screen is redrawn this often.
 LIVE_EVERY_S: Final = 0.5
 #: Clearance snapshots in the demo (the worker's default is 60 s: too slow to watch).
 DEMO_SNAPSHOT_INTERVAL_S: Final = 15.0
@@ -66,30 +70,6 @@ DEMO_SNAPSHOT_INTERVAL_S: Final = 15.0
 #: of the events still coming: every unit would look silent (telemetry_stale), then resolve.
 #: A window inside the margin leaves the clock to event time for the whole run.
 DEMO_LIVE_WINDOW_S: Final = START_MARGIN_S / 2
-#: The view's topics: incidents coming in and what the worker writes.
-VIEW_TOPICS: Final = (
-    topics.INCIDENTS_REPORTED,
-    topics.DISPATCH_ASSIGNMENTS,
-    topics.ALERTS_RESPONSE,
-    topics.METRICS_CLEARANCE,
-)
-
-
-@dataclass(frozen=True)
-class DemoOptions:
-    speed: float = 5.0
-    #: Wall-clock seconds of simulation (after the worker is ready); None: until stopped.
-    duration_s: float | None = None
-    seed: int = 7
-    calls_per_hour: float = 240.0
-    #: Scales case filing and solving lags (days to weeks) so clearance moves in a demo.
-    case_time_scale: float = 0.002
-    #: Force the plain status lines even on a terminal.
-    plain: bool = False
-    #: Leave the run's topics on the cluster (the test reads them afterwards).
-    keep_topics: bool = False
-    #: SIGTERM-to-SIGKILL deadline for the worker.
-    stop_grace_s: float = 20.0
 
 
 class Stop:
@@ -116,97 +96,10 @@ class Stop:
         return self.signals > 1
 
 
-@dataclass
-class Progress:
-    """What the simulator has sent so far (updated from its progress callback)."""
-
-    sent: int = 0
-    event_time: datetime | None = None
-    done: bool = False
-    errors: int = 0
-    first_error: str | None = None
-    started: float = field(default_factory=time.monotonic)
-
-
 def _clearance_url(worker: WorkerProcess, city: City) -> str:
     today = datetime.now(city.timezone).date()
     first = today - timedelta(days=29)
     return f"{worker.url}/clearance?from={first.isoformat()}&to={today.isoformat()}"
-
-
-def sim_config(options: DemoOptions, *, now: datetime | None = None) -> SimConfig:
-    """The simulator's configuration for a run starting ``now``: ``duration x speed`` of city
-    time (or :data:`OPEN_ENDED_SPAN_S`), starting early enough that event time never overtakes
-    wall time (Kafka 4 rejects records more than an hour ahead; the worker's clock would run
-    ahead of the wall clock)."""
-    span = OPEN_ENDED_SPAN_S if options.duration_s is None else options.duration_s * options.speed
-    return SimConfig(
-        seed=options.seed,
-        start=default_start(span, options.speed, now=now),
-        duration_s=span,
-        calls_per_hour=options.calls_per_hour,
-        case_time_scale=options.case_time_scale,
-    )
-
-
-async def _simulate(
-    config: SimConfig,
-    options: DemoOptions,
-    deployment: Deployment,
-    city: City,
-    progress: Progress,
-    stats: SimStats,
-) -> None:
-    from streams.sim import generate, publish
-
-    def sink(count: int, event: SimEvent | Recorded) -> None:
-        progress.sent = count
-        progress.event_time = event.event_time
-        stats.add(event)
-
-    summary = await publish(
-        generate(config, city=city, policy=stats.policy),
-        deployment.settings,
-        options.speed,
-        max_seconds=options.duration_s,
-        progress=sink,
-    )
-    progress.errors, progress.first_error = summary.errors, summary.first_error
-
-
-async def _consume(deployment: Deployment, state: DemoState) -> None:
-    from aiokafka import AIOKafkaConsumer
-
-    names = {deployment.settings.topic(t): t for t in VIEW_TOPICS}
-    consumer = AIOKafkaConsumer(
-        *names,
-        bootstrap_servers=deployment.settings.bootstrap,
-        group_id=None,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        isolation_level="read_committed",
-        client_id="patrolflow-demo-view",
-    )
-    await consumer.start()
-    try:
-        while True:
-            batches = await consumer.getmany(timeout_ms=500)
-            for records in batches.values():
-                for record in records:
-                    if record.value is not None:
-                        state.apply(names[record.topic], record.value)
-    finally:
-        await consumer.stop()
-
-
-async def _poll_metrics(
-    worker: WorkerProcess, http: aiohttp.ClientSession, state: DemoState
-) -> None:
-    while True:
-        text = await worker.metrics(http)
-        if text is not None:
-            state.apply_metrics(text)
-        await asyncio.sleep(METRICS_EVERY_S)
 
 
 class Run:
@@ -323,12 +216,12 @@ class Run:
         )
         self.live_since = time.monotonic()
         sim = asyncio.create_task(
-            _simulate(config, opts, self.deployment, self.city, self.progress, self.stats),
+            simulate(config, opts, self.deployment, self.city, self.progress, self.stats),
             name="simulator",
         )
         helpers = [
-            asyncio.create_task(_consume(self.deployment, self.state), name="view-consumer"),
-            asyncio.create_task(_poll_metrics(self.worker, http, self.state), name="metrics"),
+            asyncio.create_task(consume(self.deployment, self.state), name="view-consumer"),
+            asyncio.create_task(poll_metrics(self.worker, http, self.state), name="metrics"),
         ]
         view = self._view_task()
         try:

@@ -10,8 +10,9 @@ from zoneinfo import ZoneInfo
 from rich.console import Console
 
 from schemas import topics
+from streams.demo import DemoOptions
 from streams.demo.deployment import new_deployment
-from streams.demo.run import DemoOptions, sim_config
+from streams.demo.feeds import sim_config
 from streams.demo.state import DemoState
 from streams.demo.view import Header, render, rows_for
 from streams.settings import Settings
