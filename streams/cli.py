@@ -204,7 +204,9 @@ def replay(
 def demo(
     speed: str = typer.Option("5", help="N x real time (5 or 5x): city time runs N times faster."),
     duration: str | None = typer.Option(
-        None, help="End by itself after this long (90s, 5m, 1h); default: run until Ctrl-C."
+        None,
+        help="End by itself after this long (90s, 5m, 1h); default: until Ctrl-C "
+        "(or the end of 24 h of city time).",
     ),
     seed: int = typer.Option(7, help="The simulator's seed (same seed: the same city traffic)."),
     calls_per_hour: float = typer.Option(240.0, help="Mean 110 calls per hour of city time."),
