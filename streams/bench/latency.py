@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import random
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -87,11 +88,13 @@ async def run(
     )
     sent_at: dict[bytes, float] = {}
     latency: dict[bytes, float] = {}
-    outcomes: dict[str, int] = {}
+    outcomes: dict[bytes, str] = {}
     stop = asyncio.Event()
-    await asyncio.gather(background.start(), calls.start(), consumer.start())
+    await asyncio.gather(background.start(), calls.start())
     try:
         await start_ready([worker])
+        # Subscribed once the worker is up: the fresh topic has its leaders by then.
+        await consumer.start()
         now = datetime.now(UTC)
         await load.publish(settings, (load.telemetry(u, now) for u in fleet), client=background)
         await wait_until(
@@ -106,8 +109,7 @@ async def run(
                     for r in records:
                         if r.key in sent_at and r.key not in latency:
                             latency[r.key] = received - sent_at[r.key]
-                            outcome = _outcome(r.value)
-                            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+                            outcomes[r.key] = _outcome(r.value)
                             closed = load.update(r.key.decode(), datetime.now(UTC), "closed")
                             await calls.send(
                                 settings.topic(closed.topic), key=closed.key, value=closed.value
@@ -155,7 +157,7 @@ async def run(
         "incidents": len(counted),
         "received": len(samples),
         "missing": len(counted) - len(samples),
-        "outcomes": outcomes,
+        "outcomes": dict(Counter(outcomes[k] for k in counted if k in outcomes)),
         **summary_ms(samples),
         "input_backlog_at_end": backlog,
         "worker_rss_mb": rss / 2**20,
