@@ -31,7 +31,13 @@ from streams.region.events import (
     encode,
     event_time,
 )
-from streams.region.routing import home_region, locate_incident, seen_before
+from streams.region.routing import (
+    decode_home,
+    encode_home,
+    home_region,
+    locate_incident,
+    seen_before,
+)
 from streams.response.config import ResponseConfig
 from streams.response.engine import RegionResponse, ResponseEffects
 from streams.response.records import IncidentWatch, PostWatch, UnitWatch
@@ -105,16 +111,16 @@ class Router:
 
     def _telemetry(self, event: TelemetryEvent) -> Routed:
         unit_id = event.telemetry.unit_id
-        known = self.homes.get(unit_id)
-        home = home_region(self.city, event.telemetry, known.decode() if known else None)
+        known, since = decode_home(self.homes.get(unit_id))
+        home = home_region(self.city, event.telemetry, known, since)
         routed = Routed(forward=[event.model_copy(update={"region_id": home})])
-        if known is None or known.decode() != home:
-            self.homes[unit_id] = home.encode()
+        if known is None or known != home:
+            self.homes[unit_id] = encode_home(home, event.telemetry.at)
             if known is not None:
                 # Handoff: the old region stops dispatching the unit at once.
                 routed.handoff = True
                 gone = event.telemetry.model_copy(update={"status": UnitStatus.OUT_OF_SERVICE})
-                routed.forward.insert(0, TelemetryEvent(region_id=known.decode(), telemetry=gone))
+                routed.forward.insert(0, TelemetryEvent(region_id=known, telemetry=gone))
         return routed
 
 

@@ -15,7 +15,7 @@ would undo it.
 from __future__ import annotations
 
 from collections.abc import MutableMapping
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Final
 
 import orjson
@@ -37,14 +37,35 @@ def locate_incident(city: City, facts: IncidentFacts) -> tuple[str, str | None]:
     return city.region_of_point(facts.lat, facts.lon)
 
 
-def home_region(city: City, telemetry: UnitTelemetry, known_home: str | None) -> str:
-    """The unit's home region. A different ``region_id`` on telemetry is an explicit handoff."""
+def home_region(
+    city: City,
+    telemetry: UnitTelemetry,
+    known_home: str | None,
+    known_since: datetime | None = None,
+) -> str:
+    """The unit's home region. A different ``region_id`` on telemetry is an explicit handoff,
+    unless the report is not newer than the one that set the known home (``known_since``): a
+    replayed or late report must not hand the unit back (it would be dispatchable twice)."""
     named = telemetry.region_id
     if named is not None and named in city.regions:
-        return named
+        stale = known_since is not None and telemetry.at <= known_since
+        return known_home if known_home is not None and stale else named
     if known_home is not None:
         return known_home
     return city.region_of_point(telemetry.location.lat, telemetry.location.lon)[0]
+
+
+def encode_home(region_id: str, since: datetime) -> bytes:
+    """A unit's home as kept by routing: the region and the time of the report that set it."""
+    return f"{region_id} {since.isoformat()}".encode()
+
+
+def decode_home(value: bytes | None) -> tuple[str | None, datetime | None]:
+    """``(region_id, since)``; ``since`` is None for homes saved before it was kept."""
+    if value is None:
+        return None, None
+    region_id, _, since = value.decode().partition(" ")
+    return region_id, datetime.fromisoformat(since) if since else None
 
 
 def update_id(update: IncidentUpdate) -> str:

@@ -159,12 +159,13 @@ def run_id() -> str:
 async def test_an_incident_sent_twice_is_dispatched_once(world: DuplicateWorld, how: str) -> None:
     run, now = run_id(), datetime.now(UTC)
     zone = {"event_id": "z03", "cloudevents": "z05", "natural_key": "z07"}[how]
+    reports = await world.region_events("telemetry")
     for n in range(4):  # enough units for the run card: assigned records, not just unassigned
         unit = f"{run}-u{n}"
         await world.send(
             topics.UNITS_TELEMETRY, unit, telemetry_body(unit, zone, now), how, f"{unit}-t"
         )
-    await world.processed("telemetry", await world.region_events("telemetry") + 4)
+    await world.processed("telemetry", reports + 4)
     before = await world.region_events("incident")
     incident_id = f"{run}-i"
     body = incident_body(incident_id, zone, now, category="criminal", priority=1)
@@ -243,6 +244,7 @@ async def test_a_dispatch_replayed_after_a_later_one_changes_nothing(
     zone = {"event_id": "z14", "cloudevents": "z15", "natural_key": "z16"}[how]
     unit = f"{run}-u"
     # Off duty: never chosen by dispatch itself, so every decision here is the person's.
+    reports = await world.region_events("telemetry")
     await world.send(
         topics.UNITS_TELEMETRY,
         unit,
@@ -250,6 +252,7 @@ async def test_a_dispatch_replayed_after_a_later_one_changes_nothing(
         how,
         f"{unit}-t",
     )
+    await world.processed("telemetry", reports + 1)
     incidents = [f"{run}-a", f"{run}-b"]
     before = await world.region_events("incident")
     for incident_id in incidents:
@@ -273,3 +276,26 @@ async def test_a_dispatch_replayed_after_a_later_one_changes_nothing(
     assert [a.outcome for a in b_before].count(manual) == 1
     assert await world.records(incidents[0]) == a_before, "the replay moved the unit back"
     assert await world.records(incidents[1]) == b_before, "the replay moved the unit back"
+
+
+@pytest.mark.parametrize("how", HOW)
+async def test_telemetry_replayed_behind_a_handoff_does_not_hand_the_unit_back(
+    world: DuplicateWorld, how: str
+) -> None:
+    """A unit moves its home from one region to the other; its report from before the move
+    arrives again. Handing it back would make it dispatchable in both regions."""
+    run, now = run_id(), datetime.now(UTC)
+    unit = f"{run}-u"
+    # Off duty: dispatch never takes it, so the module's other tests are not disturbed.
+    home = telemetry_body(unit, "z09", now, status="off_duty") | {"region_id": "hailar"}
+    moved = telemetry_body(unit, "z09", now + timedelta(seconds=5), status="off_duty")
+    moved["region_id"] = "hailar-east"
+    handoffs = total(await metric(world.worker, "patrolflow_routing_unit_handoffs_total"))
+    before = await world.region_events("telemetry")
+    await world.send(topics.UNITS_TELEMETRY, unit, home, how, f"{unit}-t1")
+    await world.send(topics.UNITS_TELEMETRY, unit, moved, how, f"{unit}-t2")
+    await world.send(topics.UNITS_TELEMETRY, unit, home, how, f"{unit}-t1")
+    # Three reports, plus the old region's out-of-service copy of each handoff.
+    await world.processed("telemetry", before + 4)
+    after = total(await metric(world.worker, "patrolflow_routing_unit_handoffs_total"))
+    assert after == handoffs + 1

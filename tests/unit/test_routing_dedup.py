@@ -1,4 +1,5 @@
-"""Routing's de-duplication of lifecycle updates: same id, CloudEvents id or natural key."""
+"""Routing's de-duplication: repeated updates (same id, CloudEvents id or natural key) and
+telemetry replayed behind a handoff."""
 
 from __future__ import annotations
 
@@ -7,8 +8,18 @@ from datetime import UTC, datetime, timedelta, timezone
 import orjson
 
 from schemas.incidents import IncidentUpdate
+from schemas.units import UnitTelemetry
+from streams.city.model import load_city
 from streams.intake.decode import Accepted, decode
-from streams.region.routing import UPDATE_IDS_KEPT, seen_before, update_id
+from streams.region.events import TelemetryEvent
+from streams.region.processing import Router
+from streams.region.routing import (
+    UPDATE_IDS_KEPT,
+    decode_home,
+    encode_home,
+    seen_before,
+    update_id,
+)
 
 AT = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -69,3 +80,34 @@ def test_intake_puts_the_cloudevents_id_where_routing_looks() -> None:
     assert isinstance(own, Accepted)
     assert own.identified().event_id == "mine"  # the body's own id wins
     assert decode(IncidentUpdate, body).identified().event_id is None  # type: ignore[union-attr]
+
+
+def test_a_report_from_before_a_handoff_does_not_hand_the_unit_back() -> None:
+    city = load_city(None)
+    router = Router(city, {}, {}, {}, {})
+
+    def report(region: str, seconds: int) -> TelemetryEvent:
+        body = {
+            "unit_id": "u1",
+            "at": AT + timedelta(seconds=seconds),
+            "location": {"lat": 49.22, "lon": 119.73},
+            "status": "available",
+            "force": "station",
+            "region_id": region,
+        }
+        return TelemetryEvent(telemetry=UnitTelemetry.model_validate(body))
+
+    assert not router.route(report("hailar", 0)).handoff
+    moved = router.route(report("hailar-east", 5))
+    assert moved.handoff
+    assert [e.region_id for e in moved.forward] == ["hailar", "hailar-east"]
+    replay = router.route(report("hailar", 0))  # the first report again, or a late one
+    assert not replay.handoff
+    assert [e.region_id for e in replay.forward] == ["hailar-east"]
+    assert router.route(report("hailar", 9)).handoff  # a newer report is a real handoff
+
+
+def test_homes_saved_without_a_time_still_read() -> None:
+    assert decode_home(b"hailar") == ("hailar", None)
+    assert decode_home(None) == (None, None)
+    assert decode_home(encode_home("hailar", AT)) == ("hailar", AT)
