@@ -6,7 +6,8 @@ worker as incidents and ``case_filed``/``case_solved`` updates with their origin
 The expected ``/clearance`` answers are computed here from the generated list with plain
 loops (:class:`Reference`), never with ``streams.clearance``, and compared field by field,
 exact fractions and presented decimals included, for spans of a month, a quarter, a year, a
-span across a year end, February of a leap year and a span ending 29 February.
+span across a year end, February of a leap year and the February after it, and spans ending
+and starting on 29 February.
 
 Then, as a bureau sees it: a solve arriving late restates its filing period; a second worker
 joins, the partitions split, and both workers answer the same figures (the ledger is one
@@ -63,6 +64,9 @@ SPANS = {
     "across year end": (date(2024, 12, 10), date(2025, 1, 20)),
     "leap February": (date(2024, 2, 1), date(2024, 2, 29)),
     "to 29 February": (date(2024, 2, 10), date(2024, 2, 29)),
+    # Whole months map to whole months: its year-on-year base includes 29 February 2024.
+    "February after a leap year": (date(2025, 2, 1), date(2025, 2, 28)),
+    "from 29 February": (date(2024, 2, 29), date(2024, 3, 10)),
 }
 SCOPES: tuple[dict[str, str], ...] = (
     {},
