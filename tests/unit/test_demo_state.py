@@ -121,15 +121,22 @@ def test_recent_lists_keep_the_newest_rows() -> None:
     assert state.incident_count == 5
 
 
-def test_the_latest_snapshot_of_the_criminal_30_day_series_is_shown() -> None:
+def test_the_latest_30_day_snapshot_of_each_case_type_is_shown() -> None:
     state = DemoState()
     assert state.clearance_text() == "no snapshot yet"
     state.apply(topics.METRICS_CLEARANCE, snapshot(window="7d"))  # another series
-    assert state.clearance is None
-    state.apply(topics.METRICS_CLEARANCE, snapshot(computed_at="2025-05-01T00:01:00+08:00"))
-    older = snapshot(computed_at="2025-05-01T00:00:00+08:00", filed=1, cleared=0, rate=None)
-    state.apply(topics.METRICS_CLEARANCE, older)  # read late: ignored
-    assert state.clearance_text() == "criminal 30d: 86.13% (118/137)"
+    assert not state.clearance
+    nothing = {"filed": 0, "cleared": 0, "solved_in_period": 0, "rate": None}
+    # before its first case the ledger stamps wall time, then event time (earlier in a
+    # sped-up run): the snapshot read last is the latest all the same
+    state.apply(
+        topics.METRICS_CLEARANCE, snapshot(computed_at="2025-05-01T12:00:00+08:00", **nothing)
+    )
+    state.apply(topics.METRICS_CLEARANCE, snapshot(computed_at="2025-05-01T09:00:00+08:00"))
+    assert state.clearance_text() == "30d criminal 86.13% (118/137)"
+    admin = snapshot(case_type="administrative", **nothing)
+    state.apply(topics.METRICS_CLEARANCE, admin)
+    assert state.clearance_text() == "30d criminal 86.13% (118/137), administrative no cases filed"
 
 
 def test_undecodable_records_are_counted_and_other_topics_ignored() -> None:
