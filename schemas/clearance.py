@@ -290,6 +290,7 @@ class ClearanceSnapshot(OutputModel):
                             },
                         },
                     },
+                    "complete": True,
                 }
             ]
         },
@@ -312,6 +313,11 @@ class ClearanceSnapshot(OutputModel):
     rate: Figure | None = Field(description="Clearance rate in percent; null when filed is 0.")
     year_on_year: Comparison = Field(description="同比: the same calendar span a year earlier.")
     previous_period: Comparison = Field(description="环比: the span of equal length before.")
+    complete: bool = Field(
+        default=True,
+        description="False when part of the period or of a comparison span lies before the "
+        "retained history (about 25 months): those figures then miss the dropped days.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> ClearanceSnapshot:

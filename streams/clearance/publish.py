@@ -82,6 +82,7 @@ def snapshot(
         previous_period=comparison(
             ComparisonBasis.PREVIOUS_PERIOD, pop.period, pop.figures.filed, pop.figures.cleared
         ),
+        complete=report.complete,
     )
 
 

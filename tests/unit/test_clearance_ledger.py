@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from schemas.incidents import CaseType
 from streams.clearance.figures import ClearanceFigures
 from streams.clearance.ledger import (
     ANOMALIES,
@@ -22,6 +23,7 @@ from streams.clearance.ledger import (
     LedgerState,
 )
 from streams.clearance.periods import Period, previous_period, year_on_year
+from streams.clearance.publish import snapshot
 
 CRIMINAL = "criminal"
 ADMINISTRATIVE = "administrative"
@@ -558,3 +560,20 @@ def test_every_event_gets_an_outcome_and_each_anomaly_is_counted(history: list[E
     # A parked solve applied at filing may be dated before it: one more anomaly than named.
     late_applied = outcomes.count(CaseOutcome.FILED_AND_SOLVED)
     assert named <= sum(ledger.anomalies().values()) <= named + late_applied
+
+
+def test_a_snapshot_reaching_before_the_retained_history_says_it_is_incomplete() -> None:
+    ledger = CaseLedger()
+    file(ledger, "kept", "2024-05-02")
+    ledger.prune(day("2025-05-14"))  # horizon: 1 April 2023
+    now = datetime(2025, 5, 14, 12, tzinfo=UTC)
+
+    def complete(start: str, end: str) -> bool:
+        period = span(start, end)
+        return snapshot(
+            ledger, period, day("2025-05-14"), CaseType.CRIMINAL, computed_at=now
+        ).complete
+
+    assert complete("2024-05-01", "2024-05-31")  # it, a year before, the month before: kept
+    assert not complete("2024-03-01", "2024-03-31")  # its year-on-year base (March 2023) is gone
+    assert not complete("2023-03-01", "2023-03-31")  # the period itself is gone
