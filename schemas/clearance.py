@@ -22,7 +22,7 @@ from typing import Annotated, Final
 from pydantic import ConfigDict, Field, Strict, model_validator
 
 from schemas.common import Identifier, OutputModel, Timestamp
-from schemas.incidents import CaseType
+from schemas.incidents import CaseType, IncidentCategory
 
 __all__ = [
     "UNKNOWN_ZONE",
@@ -35,6 +35,8 @@ __all__ = [
     "Comparison",
     "ComparisonBasis",
     "Figure",
+    "IncidentsReported",
+    "TierResponse",
     "hundredths",
     "present",
 ]
@@ -174,6 +176,42 @@ class Comparison(OutputModel):
         return self
 
 
+class TierResponse(OutputModel):
+    """First arrivals of one circle tier in the period, and the share within target.
+
+    Incidents are counted on the day they were reported; each once, with its first arrival
+    (of any unit, reported or inferred from GPS) as last known (a late event may correct it).
+    """
+
+    tier: Identifier = Field(
+        description="Circle tier of the incidents (1min, 3min, 5min, zone_default, ...)."
+    )
+    first_arrivals: Count = Field(description="Incidents of the tier with a first arrival.")
+    within_target: Count = Field(description="Of those, first arrival within the target.")
+    share: Figure = Field(description="within_target / first_arrivals, in percent.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TierResponse:
+        if self.first_arrivals <= 0 or self.within_target > self.first_arrivals:
+            raise ValueError("0 <= within_target <= first_arrivals and first_arrivals > 0")
+        return self
+
+    @classmethod
+    def of(cls, tier: str, first_arrivals: int, within_target: int) -> TierResponse:
+        share = Figure.rate(within_target, first_arrivals)
+        assert share is not None, "a tier is listed only with at least one first arrival"
+        return cls(
+            tier=tier, first_arrivals=first_arrivals, within_target=within_target, share=share
+        )
+
+
+class IncidentsReported(OutputModel):
+    """Incidents of one category reported in the period (each once, by its first report)."""
+
+    category: IncidentCategory = Field(description="Incident category.")
+    reported: Count = Field(description="Incidents reported in the period.")
+
+
 class ClearanceWindow(StrEnum):
     """Rolling windows of the periodic snapshots; ``custom`` for an arbitrary span."""
 
@@ -291,6 +329,22 @@ class ClearanceSnapshot(OutputModel):
                         },
                     },
                     "complete": True,
+                    "response": [
+                        {
+                            "tier": "3min",
+                            "first_arrivals": 412,
+                            "within_target": 371,
+                            "share": {
+                                "exact": "9275/103",
+                                "value": 90.04854368932038,
+                                "presented": "90.05",
+                            },
+                        }
+                    ],
+                    "incidents": [
+                        {"category": "criminal", "reported": 152},
+                        {"category": "traffic", "reported": 260},
+                    ],
                 }
             ]
         },
@@ -317,6 +371,17 @@ class ClearanceSnapshot(OutputModel):
         default=True,
         description="False when part of the period or of a comparison span lies before the "
         "retained history (about 25 months): those figures then miss the dropped days.",
+    )
+    response: list[TierResponse] | None = Field(
+        default=None,
+        description="Response compliance in the period and scope, per circle tier with at "
+        "least one first arrival (whatever case_type). Absent or null when not requested "
+        "(/clearance without include=response).",
+    )
+    incidents: list[IncidentsReported] | None = Field(
+        default=None,
+        description="Incidents reported in the period and scope, per category with at least "
+        "one (whatever case_type). Absent or null when not requested.",
     )
 
     @model_validator(mode="after")

@@ -19,11 +19,12 @@ from schemas.clearance import ClearanceWindow
 from schemas.incidents import CaseType
 from streams.app import app, raw_topic, settings
 from streams.clearance import metrics
-from streams.clearance.ledger import CaseLedger, CaseOutcome, LedgerState
+from streams.clearance.intake import EXPECTED, apply_fact
+from streams.clearance.ledger import CaseLedger, LedgerState
 from streams.clearance.periods import Period, local_date
 from streams.clearance.publish import rolling_snapshots, snapshot
 from streams.region.agents import cases_topic, city
-from streams.region.events import CaseEvent
+from streams.region.events import LEDGER_FACT, CaseEvent
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,8 @@ ledger = CaseLedger(
         meta=_ledger_table("meta", int),
         cases=_ledger_table("cases", str),
         parked=_ledger_table("parked", str),
+        facets=_ledger_table("facets", int),
+        incidents=_ledger_table("incidents", str),
     )
 )
 #: The ledger's own clock: the latest case event time seen (event time, not wall time).
@@ -57,20 +60,16 @@ def _owns_ledger() -> bool:
 @app.agent(cases_topic, name="clearance.ledger")
 async def record_cases(stream: Any) -> None:
     async for value in stream:
-        case = CaseEvent.model_validate_json(value)
+        case = LEDGER_FACT.validate_json(value)
         day = local_date(case.at, city.timezone)
-        if case.kind == "case_filed":
-            outcome = ledger.case_filed(
-                case.case_id, case.case_type.value, case.zone_id, case.region_id, day
-            )
-        else:
-            outcome = ledger.case_solved(case.case_id, day)
-        metrics.CASE_EVENTS.labels(case.kind, outcome.value).inc()
+        outcome = apply_fact(ledger, case, day)
+        counter = metrics.CASE_EVENTS if isinstance(case, CaseEvent) else metrics.INCIDENT_FACTS
+        counter.labels(case.kind, outcome.value).inc()
         if day > _pruned.get("day", date.min):
             # Tables change only here, in the agent owning their partition: prune on a new day.
             ledger.prune(day)
             _pruned["day"] = day
-        if outcome not in (CaseOutcome.FILED, CaseOutcome.SOLVED, CaseOutcome.FILED_AND_SOLVED):
+        if outcome not in EXPECTED:
             log.warning("case %s: %s", case.kind, outcome.value)  # ids only, no personal data
         _latest["at"] = max(_latest.get("at", case.at), case.at)
 
@@ -103,9 +102,13 @@ async def publish_snapshots() -> None:
 
 @app.page("/clearance")
 async def clearance_view(self: web.View, request: web.Request) -> web.Response:
-    """``GET /clearance?from=YYYY-MM-DD&to=YYYY-MM-DD[&as_of=][&case_type=][&region=][&zone=]``.
+    """``GET /clearance?from=YYYY-MM-DD&to=YYYY-MM-DD[&as_of=][&case_type=][&region=][&zone=]``
+    ``[&include=response]``.
 
     Defaults: the month to date, as of today (city time zone), criminal cases, whole city.
+    ``include=response`` adds ``response`` (first arrivals within target per circle tier) and
+    ``incidents`` (reported per category) for the same period and scope; without it the
+    answer has neither key, as before.
     """
     if not _owns_ledger():
         # Not ours: forward to the worker holding the ledger. Faust's table_route is not used
@@ -127,6 +130,7 @@ async def clearance_view(self: web.View, request: web.Request) -> web.Response:
         start = date.fromisoformat(query["from"]) if "from" in query else as_of.replace(day=1)
         end = date.fromisoformat(query["to"]) if "to" in query else as_of
         case_type = CaseType(query.get("case_type", CaseType.CRIMINAL.value))
+        include_response = "response" in query.get("include", "").split(",")
         period = Period(start, end)
     except (ValueError, KeyError) as exc:
         return self.json({"error": f"bad query: {exc}"}, status=400)
@@ -139,5 +143,7 @@ async def clearance_view(self: web.View, request: web.Request) -> web.Response:
         region=query.get("region"),
         zone=query.get("zone"),
         computed_at=_latest.get("at", datetime.now(UTC)),
+        include_response=include_response,
     )
-    return self.json(record.model_dump(mode="json"))
+    omitted = set() if include_response else {"response", "incidents"}
+    return self.json(record.model_dump(mode="json", exclude=omitted))

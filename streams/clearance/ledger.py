@@ -28,6 +28,9 @@ series that exist instead of scanning every key.
 
 ``parked`` (str): ``<case_id>`` -> ``<S>``, a solve that arrived before its case's filing.
 
+``facets`` and ``incidents``, and more ``counts``: incidents reported and first arrivals
+within target (:mod:`streams.clearance.incidents`, reached as :attr:`CaseLedger.incidents`).
+
 Rules
 -----
 - Cohort clearance as of day D: of the cases filed in the period, those solved on or before D.
@@ -59,6 +62,7 @@ from typing import Final
 
 from schemas.clearance import UNKNOWN_ZONE
 from streams.clearance.figures import ClearanceFigures, FiguresChange, compare
+from streams.clearance.incidents import IncidentCounts
 from streams.clearance.periods import (
     ONE_DAY,
     Period,
@@ -162,6 +166,8 @@ class LedgerState:
     meta: MutableMapping[str, int] = field(default_factory=dict)
     cases: MutableMapping[str, str] = field(default_factory=dict)
     parked: MutableMapping[str, str] = field(default_factory=dict)
+    facets: MutableMapping[str, int] = field(default_factory=dict)
+    incidents: MutableMapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +208,9 @@ class CaseLedger:
 
     def __init__(self, state: LedgerState | None = None) -> None:
         self.state = state if state is not None else LedgerState()
+        s = self.state
+        #: Incidents reported and first arrivals, in the same buckets and horizon.
+        self.incidents = IncidentCounts(s.counts, s.facets, s.incidents, s.meta)
 
     # -- events ---------------------------------------------------------------------------
 
@@ -373,7 +382,8 @@ class CaseLedger:
         horizon = date.fromordinal(horizon_ordinal).isoformat()  # ISO days compare as strings
 
         counts, cases, parked = self.state.counts, self.state.cases, self.state.parked
-        # A bucket key's first day is its filing day (or its solve day for "solved").
+        # A bucket key's first day is its filing day (its solve day for "solved", the report
+        # day for the incident buckets).
         stale_counts = [k for k in counts if k.split(_SEP)[4] < horizon]
         stale_cases = [k for k, v in cases.items() if "" < _solved_day(v) < horizon]  # open: ""
         stale_parked = [k for k, v in parked.items() if v < horizon]
@@ -383,7 +393,8 @@ class CaseLedger:
             del cases[key]
         for key in stale_parked:
             del parked[key]
-        return len(stale_counts) + len(stale_cases) + len(stale_parked)
+        dropped_ids = self.incidents.prune(horizon)
+        return len(stale_counts) + len(stale_cases) + len(stale_parked) + dropped_ids
 
 
 def _solved_day(encoded_case: str) -> str:

@@ -17,6 +17,12 @@ CASE_EVENTS = Counter(
     "Case events applied to the ledger, by kind and outcome (duplicates and unknown cases too).",
     ["kind", "outcome"],
 )
+INCIDENT_FACTS = Counter(
+    "patrolflow_clearance_incident_facts",
+    "Incident facts applied to the ledger (incident_reported, first_arrival), by kind and "
+    "outcome (counted, corrected, duplicate: a replay).",
+    ["kind", "outcome"],
+)
 SNAPSHOT_FAILURES = Counter(
     "patrolflow_clearance_snapshot_failures", "Periodic clearance snapshots that failed."
 )

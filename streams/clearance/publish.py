@@ -19,8 +19,10 @@ from schemas.clearance import (
     Comparison,
     ComparisonBasis,
     Figure,
+    IncidentsReported,
+    TierResponse,
 )
-from schemas.incidents import CaseType
+from schemas.incidents import CaseType, IncidentCategory
 from streams.clearance.ledger import CaseLedger
 from streams.clearance.periods import Period, rolling_windows
 
@@ -35,8 +37,10 @@ def snapshot(
     region: str | None = None,
     zone: str | None = None,
     computed_at: datetime,
+    include_response: bool = False,
 ) -> ClearanceSnapshot:
-    """The clearance of ``case_type`` in ``period`` as of ``as_of``, for one scope."""
+    """The clearance of ``case_type`` in ``period`` as of ``as_of``, for one scope; with
+    ``include_response``, also response compliance per tier and incidents per category."""
     report = ledger.report(period, as_of, case_type.value, zone=zone, region=region)
     current = report.figures
     rate = Figure.rate(current.cleared, current.filed)
@@ -83,6 +87,20 @@ def snapshot(
             ComparisonBasis.PREVIOUS_PERIOD, pop.period, pop.figures.filed, pop.figures.cleared
         ),
         complete=report.complete,
+        response=[
+            TierResponse.of(tier, f.first_arrivals, f.within_target)
+            for tier, f in ledger.incidents.response(period, as_of, zone, region).items()
+        ]
+        if include_response
+        else None,
+        incidents=[
+            IncidentsReported(category=IncidentCategory(category), reported=count)
+            for category, count in ledger.incidents.reported_by_category(
+                period, as_of, zone, region
+            ).items()
+        ]
+        if include_response
+        else None,
     )
 
 
@@ -117,4 +135,5 @@ def rolling_snapshots(
                     region=region,
                     zone=zone,
                     computed_at=computed_at,
+                    include_response=True,
                 )

@@ -97,6 +97,50 @@ class CaseEvent(_Internal):
         return self.model_dump_json().encode()
 
 
+class ArrivalFact(_Internal):
+    """An incident's first arrival judged against its target (the ``response`` interval).
+
+    Sent again, with the same ``incident_id``, when a late event corrects the first arrival;
+    the ledger keeps one per incident (the latest). ``at`` is the incident's report time: its
+    local day is the day the arrival is counted on, so a correction never moves it.
+    """
+
+    kind: Literal["first_arrival"] = "first_arrival"
+    incident_id: str
+    zone_id: str | None
+    region_id: str
+    at: datetime
+    tier: str
+    target_s: int
+    seconds: float
+    within_target: bool
+    inferred: bool = False
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+
+class ReportedFact(_Internal):
+    """An incident reported (its first report only), by category, for the clearance ledger."""
+
+    kind: Literal["incident_reported"] = "incident_reported"
+    incident_id: str
+    category: IncidentCategory
+    zone_id: str | None
+    region_id: str
+    at: datetime
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+
+#: What travels on ``<app>-cases``: case facts and the incident facts clearance counts.
+LedgerFact = CaseEvent | ArrivalFact | ReportedFact
+LEDGER_FACT: TypeAdapter[CaseEvent | ArrivalFact | ReportedFact] = TypeAdapter(
+    Annotated[LedgerFact, Field(discriminator="kind")]
+)
+
+
 def routing_key(event: AnyEvent) -> bytes:
     """Key on the routing topic: the entity whose memory routing needs."""
     if isinstance(event, IncidentEvent):

@@ -22,8 +22,12 @@ from streams.dispatch.records import IncidentPhase, IncidentRecord, UnitRecord
 from streams.region.clock import RegionClock
 from streams.region.events import (
     AnyEvent,
+    ArrivalFact,
     CaseEvent,
     IncidentEvent,
+    IncidentFacts,
+    LedgerFact,
+    ReportedFact,
     TelemetryEvent,
     TickEvent,
     UpdateEvent,
@@ -40,6 +44,7 @@ from streams.region.routing import (
 )
 from streams.response.config import ResponseConfig
 from streams.response.engine import RegionResponse, ResponseEffects
+from streams.response.intervals import IntervalKind
 from streams.response.records import IncidentWatch, PostWatch, UnitWatch
 
 Table = MutableMapping[str, bytes]
@@ -130,7 +135,8 @@ class RegionOutput:
 
     dispatch: Effects
     response: ResponseEffects = field(default_factory=ResponseEffects)
-    cases: list[CaseEvent] = field(default_factory=list)
+    #: Facts for the clearance ledger: cases filed/solved, incidents reported, first arrivals.
+    cases: list[LedgerFact] = field(default_factory=list)
     #: (category, seconds from report to cleared) when this event cleared an open incident.
     cleared: tuple[str, float] | None = None
 
@@ -150,6 +156,44 @@ def case_event(
         region_id=region_id,
         at=update.at,
     )
+
+
+def reported_fact(facts: IncidentFacts, region_id: str) -> ReportedFact:
+    """The ledger's count of an incident reported (sent for its first report only)."""
+    return ReportedFact(
+        incident_id=facts.incident_id,
+        category=facts.category,
+        zone_id=facts.zone_id,
+        region_id=region_id,
+        at=facts.reported_at,
+    )
+
+
+def arrival_facts(effects: ResponseEffects, response: RegionResponse) -> list[ArrivalFact]:
+    """A first-arrival fact per ``response`` interval reported (first time or corrected).
+
+    The engine reports an interval once, and again only when a late event changes it, so a
+    fact is sent once per incident unless corrected; the ledger keys them by incident id.
+    """
+    facts = []
+    for interval in effects.intervals:
+        watch = response.incidents.get(interval.incident_id)
+        if interval.kind is not IntervalKind.RESPONSE or watch is None:
+            continue
+        facts.append(
+            ArrivalFact(
+                incident_id=watch.incident_id,
+                zone_id=watch.zone_id,
+                region_id=watch.region_id,
+                at=watch.reported_at,
+                tier=interval.tier,
+                target_s=watch.target_s,
+                seconds=interval.seconds,
+                within_target=bool(interval.within_target),
+                inferred=interval.inferred,
+            )
+        )
+    return facts
 
 
 @dataclass(frozen=True)
@@ -226,6 +270,7 @@ class RegionProcessor:
                 decided = dispatch.on_incident(facts, target_s=target.target_s)
                 if decided.ignored is None:
                     output.response.merge(response.on_incident(facts, target))
+                    output.cases.append(reported_fact(facts, event.region_id))
                 self._apply(state, output, decided)
             elif isinstance(event, UpdateEvent):
                 self._update(state, output, event.update, event.region_id)
@@ -235,6 +280,7 @@ class RegionProcessor:
                     unit = dispatch.units[event.telemetry.unit_id]
                     output.response.merge(response.on_unit(unit))
                 self._apply(state, output, decided)
+        output.cases += arrival_facts(output.response, response)
         self._persist(state, output)
         return output
 

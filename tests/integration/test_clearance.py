@@ -168,3 +168,77 @@ async def test_case_updates_yield_exact_clearance_figures(
         return None
 
     await eventually(gauge, timeout_s=30, what="the month-to-date clearance gauge at 0.6")
+
+
+async def test_first_arrivals_within_target_and_breached_show_in_the_response_section(
+    deployment_factory: Callable[..., Awaitable[Settings]],
+    worker_factory: Callable[[Settings], Awaitable[WorkerProcess]],
+    producer: AIOKafkaProducer,
+) -> None:
+    settings = await deployment_factory()
+    worker = await worker_factory(settings)
+    run = uuid.uuid4().hex[:6]
+    reported_at = datetime.now(UTC) - timedelta(minutes=40)
+    day = reported_at.astimezone(TZ).date().isoformat()
+    lat, lon = CITY.zones["z02"].interior_point
+
+    async def publish(topic: str, key: str, body: dict[str, object]) -> None:
+        await producer.send_and_wait(
+            settings.topic(topic), key=key.encode(), value=orjson.dumps(body)
+        )
+
+    # Two incidents at the same spot (so the same circle tier): the first unit arrives after
+    # 30 s (within every target: the tightest circle is 1 min), the other after 25 minutes
+    # (beyond every target). The first is reported twice and its arrival sent twice.
+    incidents = ((f"OK-{run}", "traffic", 30, 2), (f"LATE-{run}", "fire", 1500, 1))
+    for incident_id, category, after_s, copies in incidents:
+        report = {
+            "incident_id": incident_id,
+            "reported_at": reported_at.isoformat(),
+            "category": category,
+            "priority": 2,
+            "location": {"lat": lat, "lon": lon},
+            "source": "hailar-110",
+        }
+        for n in range(copies):
+            await publish(topics.INCIDENTS_REPORTED, incident_id, report)
+            await publish(
+                topics.INCIDENTS_UPDATES,
+                incident_id,
+                {
+                    "incident_id": incident_id,
+                    "event_id": f"{incident_id}-arrived-{n}",
+                    "at": (reported_at + timedelta(seconds=after_s)).isoformat(),
+                    "kind": "arrived",
+                    "unit_id": f"u-{run}",
+                },
+            )
+
+    async def section() -> dict[str, object] | None:
+        status, body = await worker.get(
+            f"/clearance?from={day}&to={day}&as_of={day}&zone=z02&include=response"
+        )
+        assert status == 200, body
+        data: dict[str, object] = orjson.loads(body)
+        response = data["response"]
+        assert isinstance(response, list)
+        reported = data["incidents"]
+        assert isinstance(reported, list)
+        counted = sum(tier["first_arrivals"] for tier in response)
+        return data if counted == 2 and len(reported) == 2 else None
+
+    data = await eventually(section, timeout_s=30, what="both first arrivals counted")
+    snapshot = ClearanceSnapshot.model_validate(data)
+    assert snapshot.response is not None
+    (tier,) = snapshot.response
+    assert (tier.first_arrivals, tier.within_target, tier.share.presented) == (2, 1, "50.00")
+    assert tier.tier in {"1min", "3min", "5min", "zone_default"}
+    assert snapshot.incidents is not None
+    assert {(c.category.value, c.reported) for c in snapshot.incidents} == {
+        ("traffic", 1),
+        ("fire", 1),
+    }
+    # Without include=response the answer is as before: no response or incidents keys.
+    status, body = await worker.get(f"/clearance?from={day}&to={day}&as_of={day}&zone=z02")
+    assert status == 200
+    assert {"response", "incidents"}.isdisjoint(orjson.loads(body))
