@@ -30,6 +30,11 @@ def create_app(settings: Settings) -> faust.App:
         store=_store_url(settings),
         datadir=str(settings.data_dir),
         processing_guarantee=settings.processing_guarantee,
+        # Under exactly_once a commit ends the transaction of every partition: a shorter
+        # interval than Faust's 2.8 s is what makes outputs visible to read_committed
+        # consumers in about a second (see Settings.commit_interval_s). Faust's own
+        # BROKER_COMMIT_INTERVAL environment variable still overrides this (the bench uses it).
+        broker_commit_interval=settings.effective_commit_interval_s,
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.topic_replication,
         # Our input topics are created by `patrolflow topics create`, never implicitly.
@@ -87,3 +92,22 @@ incidents_reported = raw_topic(names.INCIDENTS_REPORTED)
 incidents_updates = raw_topic(names.INCIDENTS_UPDATES)
 units_telemetry = raw_topic(names.UNITS_TELEMETRY)
 dead_letters = raw_topic(names.DEAD_LETTERS)
+
+
+async def send_from_timer(topic: faust.TopicT, key: bytes, value: bytes) -> None:
+    """Send a record that no consumed record caused (a timer's: clock ticks, snapshots).
+
+    Under exactly_once Faust would add it to the open transaction of the destination
+    partition, and commits that transaction only together with offsets consumed from that
+    partition. On a partition that goes quiet the transaction stays open until the broker's
+    transaction timeout (60 s) aborts it and fences the producer: every later send fails with
+    ProducerFenced and the worker produces nothing more, alive but useless (seen in
+    tests/integration/test_crash.py). A timer's record has no input offset to be atomic with,
+    so it goes through Faust's plain (idempotent) producer: read_committed consumers see it
+    once the transactions before it in the partition end.
+    """
+    if settings.processing_guarantee != "exactly_once":
+        await topic.send(key=key, value=value)
+        return
+    sent = await app.producer.send(topic.get_topic_name(), key, value, None, None, None)
+    await sent

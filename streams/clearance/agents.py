@@ -17,7 +17,7 @@ from faust.web.exceptions import ServiceUnavailable
 from schemas import topics as names
 from schemas.clearance import ClearanceWindow
 from schemas.incidents import CaseType
-from streams.app import app, raw_topic, settings
+from streams.app import app, raw_topic, send_from_timer, settings
 from streams.clearance import metrics
 from streams.clearance.intake import EXPECTED, apply_fact
 from streams.clearance.ledger import CaseLedger, LedgerState
@@ -96,7 +96,7 @@ async def publish_snapshots() -> None:
         metrics.SNAPSHOT_FAILURES.inc()
         return
     for record in records:
-        await snapshots_topic.send(key=record.kafka_key().encode(), value=record.to_json_bytes())
+        await send_from_timer(snapshots_topic, record.kafka_key().encode(), record.to_json_bytes())
         metrics.export(record)
 
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from schemas import topics as names
-from streams.app import app, raw_topic, settings
+from streams.app import app, raw_topic, send_from_timer, settings
 from streams.city.model import load_city
 from streams.dispatch import metrics as dispatch_metrics
 from streams.dispatch.policy import default_policy, load_policy
@@ -168,7 +168,7 @@ async def tick() -> None:
     for region_id in sorted(city.regions):
         event = TickEvent(region_id=region_id, wall=now)
         try:
-            await region_topic.send(key=region_id.encode(), value=encode(event))
+            await send_from_timer(region_topic, region_id.encode(), encode(event))
         except Exception:  # the broker may be away: the next tick tries again; stay up
             log.exception("tick for %s not sent", region_id)
             metrics.TICKS_FAILED.inc()

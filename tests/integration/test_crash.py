@@ -1,0 +1,497 @@
+"""Crashes, a broker restart and a rebalance under load: nothing lost, nothing doubled.
+
+Each test publishes a steady simulated load (the demo city's simulator, paced) into a fresh
+deployment whose workers run ``exactly_once`` with the RocksDB store, as in production, and
+disturbs them mid-run: SIGKILL and restart (three times), the broker stopped and started
+again, a second worker joining and leaving. Afterwards everything is checked against the
+input, as a read_committed consumer sees it (``check_run``).
+
+The module runs a broker of its own (free ports, its own cache and data directories in tmp,
+the Kafka jars shared by symlink), so stopping it never touches the session's broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import time
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from schemas import topics
+from schemas.alerts import ResponseAlert
+from schemas.clearance import UNKNOWN_ZONE, ClearanceSnapshot
+from schemas.dispatch import Assignment, AssignmentOutcome
+from schemas.incidents import CaseType, IncidentCategory
+from streams import broker
+from streams.city.model import load_city
+from streams.clearance.periods import local_date
+from streams.observability.lag import deployment_topics, fetch_group_lags
+from streams.region.events import IncidentEvent, UpdateEvent, decode
+from streams.security import client_kwargs
+from streams.settings import Settings
+from streams.sim import SimConfig, SimEvent, generate, publish
+from tests.support.deployments import make_deployment, start_worker
+from tests.support.inputs import read_all
+from tests.support.waiting import eventually
+from tests.support.worker_process import WorkerProcess, free_port
+
+pytestmark = [
+    pytest.mark.integration,
+    # faust-streaming 0.15's exactly_once loses outputs keyed to a partition that then goes
+    # quiet (README, "Exactly once"): these tests find it. They take minutes while failing,
+    # so they run only on request: PATROLFLOW_CRASH_TESTS=1.
+    pytest.mark.xfail(
+        run=bool(os.environ.get("PATROLFLOW_CRASH_TESTS")),
+        strict=False,
+        reason="exactly_once loses outputs of quiet partitions (README, Exactly once)",
+    ),
+]
+
+CITY = load_city(None)
+#: City time per wall second while publishing: an hour of the city in a minute.
+SPEED = 60.0
+#: Updates that end an incident and so release every unit committed to it.
+ENDING = frozenset({"cleared", "closed", "cancelled"})
+
+
+@dataclass(frozen=True)
+class Cluster:
+    bootstrap: str
+    broker: Settings | None  # the dedicated local broker's settings; None: an external cluster
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    shared = Settings()
+    if not shared.uses_local_broker:
+        yield Cluster(shared.bootstrap, None)
+        return
+    cache = tmp_path_factory.mktemp("crash-kafka")
+    libs = broker.resolve_jars(shared.kafka_version, shared.cache_dir)
+    (cache / f"kafka-{shared.kafka_version}").symlink_to(libs.parent, target_is_directory=True)
+    settings = Settings(
+        kafka_bootstrap=None,
+        cache_dir=cache,
+        kafka_port=free_port(),
+        kafka_controller_port=free_port(),
+    )
+    broker.up(settings)
+    try:
+        yield Cluster(settings.bootstrap, settings)
+    finally:
+        broker.down(settings)
+
+
+# --- the input --------------------------------------------------------------------------------
+
+
+@dataclass
+class Load:
+    """One run's input, and what the checks need to know about it."""
+
+    events: list[SimEvent]
+    incidents: set[str] = field(default_factory=set)
+    update_ids: set[str] = field(default_factory=set)
+    #: incident -> [(event time, kind, unit)] of its lifecycle updates
+    updates: dict[str, list[tuple[datetime, str, str | None]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    #: case id -> (case type, incident) of its filing; case ids solved
+    filed: dict[str, tuple[str, str]] = field(default_factory=dict)
+    solved: set[str] = field(default_factory=set)
+
+
+def make_load(seed: int, city_minutes: int, calls_per_hour: float) -> Load:
+    """Hundreds of incidents, most of them criminal or public order (so cases get filed),
+    starting three hours ago: event time never comes near the wall clock, so the regions'
+    clocks run on event time alone and wall-clock ticks change nothing."""
+    config = SimConfig(
+        start=(datetime.now(UTC) - timedelta(hours=3)).replace(microsecond=0),
+        duration_s=city_minutes * 60.0,
+        seed=seed,
+        calls_per_hour=calls_per_hour,
+        telemetry_interval_s=60.0,
+        off_duty_interval_s=3600.0,
+        invalid_share=0.15,
+        non_police_share=0.05,
+        category_weights={
+            IncidentCategory.CRIMINAL: 3.0,
+            IncidentCategory.PUBLIC_ORDER: 2.0,
+            IncidentCategory.DISPUTE: 1.0,
+            IncidentCategory.TRAFFIC: 1.0,
+        },
+        criminal_case_share=1.0,
+        admin_case_share=1.0,
+        case_time_scale=0.0003,
+    )
+    load = Load(list(generate(config)))
+    for event in load.events:
+        body = orjson.loads(event.value)
+        if event.topic == topics.INCIDENTS_REPORTED:
+            load.incidents.add(body["incident_id"])
+        elif event.topic == topics.INCIDENTS_UPDATES:
+            load.update_ids.add(body["event_id"])
+            kind, at = body["kind"], datetime.fromisoformat(body["at"])
+            if kind == "case_filed":
+                load.filed.setdefault(body["case_id"], (body["case_type"], body["incident_id"]))
+            elif kind == "case_solved":
+                load.solved.add(body["case_id"])
+            else:
+                load.updates[body["incident_id"]].append((at, kind, body.get("unit_id")))
+    return load
+
+
+# --- a run: a deployment, its workers, its load -------------------------------------------------
+
+
+@dataclass
+class Run:
+    settings: Settings
+    logs: Path
+    workers: list[WorkerProcess] = field(default_factory=list)
+    started: int = 0
+    kills: int = 0
+
+    async def start_worker(self, **overrides: Any) -> WorkerProcess:
+        settings = self.settings.model_copy(update=overrides)
+        self.started += 1
+        worker = await start_worker(settings, self.logs / f"worker-{self.started}.log")
+        self.workers.append(worker)
+        return worker
+
+    def kill(self, worker: WorkerProcess) -> None:
+        """SIGKILL the worker's whole process group: no shutdown, no flush, no commit."""
+        assert worker.proc is not None
+        os.killpg(worker.proc.pid, signal.SIGKILL)
+        worker.proc.wait(timeout=30)
+        self.workers.remove(worker)
+        self.kills += 1
+
+    def stop_all(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+
+    def assert_alive(self) -> None:
+        for worker in self.workers:
+            assert worker.proc is not None
+            assert worker.proc.poll() is None, worker.log_tail()
+
+
+@pytest.fixture
+async def new_run(
+    cluster: Cluster, tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> AsyncIterator[Any]:
+    runs: list[Run] = []
+
+    async def make() -> Run:
+        settings = await make_deployment(
+            cluster.bootstrap,
+            tmp_path_factory,
+            store="rocksdb",
+            processing_guarantee="exactly_once",
+            clearance_snapshot_interval_s=2.0,
+        )
+        run = Run(settings, tmp_path)
+        runs.append(run)
+        return run
+
+    yield make
+    for run in runs:
+        run.stop_all()
+
+
+async def publish_load(settings: Settings, events: list[SimEvent], speed: float) -> None:
+    summary = await publish(events, settings, speed)
+    assert summary.errors == 0, summary.first_error
+    assert summary.sent == len(events)
+
+
+# --- the checks -------------------------------------------------------------------------------
+
+
+def committed_consumer(settings: Settings, *names: str) -> AIOKafkaConsumer:
+    return AIOKafkaConsumer(
+        *names,
+        bootstrap_servers=settings.bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+        isolation_level="read_committed",
+        **client_kwargs(settings),
+    )
+
+
+async def read_committed(settings: Settings, *names: str) -> dict[str, list[bytes]]:
+    """Every committed record of ``names`` (deployed names), by topic, in partition order."""
+    consumer = committed_consumer(settings, *names)
+    await consumer.start()
+    try:
+        records = await read_all(consumer, timeout_s=60)
+    finally:
+        await consumer.stop()
+    out: dict[str, list[bytes]] = {name: [] for name in names}
+    for record in sorted(records, key=lambda r: (r.topic, r.partition, r.offset)):
+        assert record.value is not None
+        out[record.topic].append(record.value)
+    return out
+
+
+async def wait_processed(run: Run, load: Load, *, timeout_s: float) -> None:
+    """Every incident has an outcome and the group has consumed every input and internal
+    topic to its end (a committed transaction leaves one marker offset: lag <= 1)."""
+    assignments = run.settings.topic(topics.DISPATCH_ASSIGNMENTS)
+    consumer = committed_consumer(run.settings, assignments)
+    await consumer.start()
+    decided: set[str] = set()
+    status: dict[str, object] = {}
+
+    async def probe() -> bool:
+        run.assert_alive()
+        for batch in (await consumer.getmany(timeout_ms=500, max_records=5000)).values():
+            decided.update(Assignment.model_validate_json(r.value).incident_id for r in batch)
+        status["incidents without outcome"] = len(load.incidents - decided)
+        lags = await fetch_group_lags(
+            run.settings.bootstrap,
+            run.settings.app_id,
+            client_kwargs(run.settings),
+            deployment_topics(run.settings),
+        )
+        status["lag"] = {f"{x.topic}:{x.partition}": x.lag for x in lags if x.lag > 1}
+        return load.incidents <= decided and all(lag.lag <= 1 for lag in lags)
+
+    try:
+        await eventually(probe, timeout_s=timeout_s, interval_s=1.0, what="the input processed")
+    except AssertionError as exc:
+        logs = "\n".join(w.log_tail(20) for w in run.workers)
+        raise AssertionError(f"{exc}: {status}\n{logs}") from None
+    finally:
+        await consumer.stop()
+
+
+@dataclass
+class Report:
+    incidents: int
+    assignments: int
+    alerts: int
+    region_events: int
+    cases: int
+
+
+async def check_run(run: Run, load: Load) -> Report:
+    """Everything a read_committed consumer sees, checked against the input."""
+    s = run.settings
+    names = {
+        "assignments": s.topic(topics.DISPATCH_ASSIGNMENTS),
+        "alerts": s.topic(topics.ALERTS_RESPONSE),
+        "region": s.internal_topic("region-events"),
+    }
+    got = await read_committed(s, *names.values())
+    assignments = [Assignment.model_validate_json(v) for v in got[names["assignments"]]]
+    alerts = [ResponseAlert.model_validate_json(v) for v in got[names["alerts"]]]
+
+    # 1. Each decision once: (incident, slot, attempt) and its deterministic id are unique.
+    repeated = [k for k, n in Counter(a.assignment_id for a in assignments).items() if n > 1]
+    assert not repeated, f"{len(repeated)} assignment ids written twice, e.g. {repeated[:3]}"
+    assert len({(a.incident_id, a.slot, a.attempt) for a in assignments}) == len(assignments)
+    # 2. Nothing lost: every incident has its outcome, attempts of each slot run 1..n.
+    by_incident: dict[str, list[Assignment]] = defaultdict(list)
+    for a in assignments:
+        by_incident[a.incident_id].append(a)
+    assert set(by_incident) == load.incidents, "incidents without an outcome (or unknown ones)"
+    for incident_id, records in by_incident.items():
+        slots: dict[int, list[int]] = defaultdict(list)
+        for a in records:
+            slots[a.slot].append(a.attempt)
+        for slot, attempts in slots.items():
+            assert sorted(attempts) == list(range(1, len(attempts) + 1)), (incident_id, slot)
+    # 3. No unit committed to two open incidents at once.
+    overlaps = double_commitments(assignments, load)
+    assert not overlaps, f"{len(overlaps)} units committed twice at once, e.g. {overlaps[:3]}"
+    # 4. Every alert condition raised once; escalations under the same id; nothing resolved
+    #    that was never raised.
+    raised = Counter((a.alert_id, a.severity) for a in alerts)
+    twice = [k for k, n in raised.items() if n > 1]
+    assert not twice, f"{len(twice)} alert conditions raised twice, e.g. {twice[:3]}"
+    ids = {a.alert_id for a in alerts}
+    orphans = [a.alert_id for a in alerts if a.resolves_alert_id not in (None, *ids)]
+    assert not orphans, f"resolved alerts whose alert is missing: {orphans[:3]}"
+    # 5. The internal region stream carries each input incident and update exactly once.
+    events = [decode(v) for v in got[names["region"]]]
+    seen_incidents = Counter(e.incident.incident_id for e in events if isinstance(e, IncidentEvent))
+    seen_updates = Counter(
+        e.update.event_id for e in events if isinstance(e, UpdateEvent) and e.update.event_id
+    )
+    assert set(seen_incidents) == load.incidents
+    assert set(seen_updates) == load.update_ids
+    assert max(seen_incidents.values()) == 1, seen_incidents.most_common(3)
+    assert max(seen_updates.values()) == 1, seen_updates.most_common(3)
+    # 6. Clearance figures equal those computed from the input.
+    zones = {a.incident_id: a.zone_id or UNKNOWN_ZONE for a in assignments}
+    await check_clearance(run, load, zones)
+    return Report(len(load.incidents), len(assignments), len(alerts), len(events), len(load.filed))
+
+
+def double_commitments(assignments: list[Assignment], load: Load) -> list[str]:
+    """Rebuild each unit's commitments from its decisions and the lifecycle updates.
+
+    A decision naming a unit commits it from ``assigned_at`` until the earliest of: a later
+    attempt of the same slot (re-dispatch after a decline, a timeout or a manual
+    reassignment), the unit's own ``declined``, or the end of the incident (cleared, closed,
+    cancelled). A second commitment of the unit to another incident must not start before
+    the first one ends.
+    """
+    later: dict[tuple[str, int], list[tuple[int, datetime]]] = defaultdict(list)
+    for a in assignments:
+        later[(a.incident_id, a.slot)].append((a.attempt, a.assigned_at))
+    spans: dict[str, list[tuple[datetime, datetime, str]]] = defaultdict(list)
+    never = datetime.max.replace(tzinfo=UTC)
+    for a in assignments:
+        if a.unit_id is None or a.outcome not in (
+            AssignmentOutcome.ASSIGNED,
+            AssignmentOutcome.MANUAL,
+            AssignmentOutcome.OUT_OF_AREA,
+        ):
+            continue
+        ends = [at for attempt, at in later[(a.incident_id, a.slot)] if attempt > a.attempt]
+        for at, kind, unit in load.updates.get(a.incident_id, ()):
+            if kind in ENDING or (kind == "declined" and unit == a.unit_id):
+                ends.append(at)
+        ends = [at for at in ends if at >= a.assigned_at]
+        spans[a.unit_id].append((a.assigned_at, min(ends, default=never), a.incident_id))
+    found = []
+    for unit_id, unit_spans in spans.items():
+        unit_spans.sort()
+        for (_, end, first), (start, _, second) in pairwise(unit_spans):
+            if first != second and start < end:
+                found.append(f"{unit_id}: {first} until {end:%H:%M:%S}, {second} from {start:%T}")
+    return found
+
+
+async def check_clearance(run: Run, load: Load, zones: dict[str, str]) -> None:
+    """The latest ``metrics.clearance`` snapshots (7 days, the city and every zone) and
+    ``GET /clearance`` agree with the case events of the input."""
+    today = local_date(datetime.now(UTC), CITY.timezone)
+    expected: dict[str, tuple[int, int]] = {}
+    for case_type in CaseType:
+        mine = [(c, i) for c, (t, i) in load.filed.items() if t == case_type.value]
+        cleared = [(c, i) for c, i in mine if c in load.solved]
+        expected[f"7d/{case_type.value}/all"] = (len(mine), len(cleared))
+        for zone in {zones[i] for _, i in mine}:
+            filed_here = sum(1 for _, i in mine if zones[i] == zone)
+            cleared_here = sum(1 for _, i in cleared if zones[i] == zone)
+            expected[f"7d/{case_type.value}/zone/{zone}"] = (filed_here, cleared_here)
+    assert expected["7d/criminal/all"][0] > 0, "the load filed no criminal case"
+    topic = run.settings.topic(topics.METRICS_CLEARANCE)
+    consumer = committed_consumer(run.settings, topic)
+    await consumer.start()
+    latest: dict[str, ClearanceSnapshot] = {}
+
+    async def snapshots_agree() -> bool:
+        for batch in (await consumer.getmany(timeout_ms=500, max_records=5000)).values():
+            for record in batch:
+                snap = ClearanceSnapshot.model_validate_json(record.value or b"")
+                latest[snap.kafka_key()] = snap
+        figures = {
+            key: (latest[key].filed, latest[key].cleared) if key in latest else None
+            for key in expected
+        }
+        return figures == expected
+
+    try:
+        await eventually(snapshots_agree, timeout_s=30, what=f"snapshots equal to {expected}")
+    finally:
+        await consumer.stop()
+    # /clearance on a worker (forwarded to the ledger's owner when it is not that worker)
+    worker = run.workers[0]
+    start = today - timedelta(days=6)
+    for case_type in CaseType:
+        query = f"/clearance?from={start}&to={today}&case_type={case_type.value}"
+        status, text = await worker.get(query)
+        assert status == 200, text
+        body = orjson.loads(text)
+        assert (body["filed"], body["cleared"]) == expected[f"7d/{case_type.value}/all"]
+
+
+def print_report(name: str, run: Run, report: Report, began: float, load: Load) -> None:
+    print(  # the figures for the issue's closing note (pytest -s shows them)
+        f"\n{name}: {report.incidents} incidents, {len(load.events)} input records, "
+        f"{report.assignments} assignments, {report.alerts} alerts, {report.region_events} "
+        f"region events, {report.cases} cases checked; {run.kills} kills; "
+        f"{time.monotonic() - began:.0f} s; no duplicate, no loss"
+    )
+
+
+# --- the tests ------------------------------------------------------------------------------
+
+
+async def test_three_kill_9_under_load_lose_and_double_nothing(new_run: Any) -> None:
+    began = time.monotonic()
+    run: Run = await new_run()
+    load = make_load(seed=21, city_minutes=60, calls_per_hour=500)
+    worker = await run.start_worker()
+    publishing = asyncio.create_task(publish_load(run.settings, load.events, SPEED))
+    rng = random.Random(8)
+    try:
+        for _ in range(3):
+            # a random moment while the input is still coming in or being worked off
+            await asyncio.sleep(rng.uniform(3.0, 12.0))
+            run.kill(worker)
+            worker = await run.start_worker()
+        await publishing
+        await wait_processed(run, load, timeout_s=120)
+        report = await check_run(run, load)
+    finally:
+        publishing.cancel()
+    assert run.kills == 3
+    print_report("kill -9 x3", run, report, began, load)
+
+
+async def test_broker_stopped_and_restarted_mid_run(cluster: Cluster, new_run: Any) -> None:
+    if cluster.broker is None:
+        pytest.skip("an external cluster is configured: this test stops its own broker")
+    began = time.monotonic()
+    run: Run = await new_run()
+    load = make_load(seed=22, city_minutes=30, calls_per_hour=600)
+    half = len(load.events) // 2
+    await run.start_worker()
+    # the first half as fast as it goes: a backlog is being worked off when the broker stops
+    await publish_load(run.settings, load.events[:half], 0)
+    broker.down(cluster.broker)
+    await asyncio.sleep(3.0)  # the outage itself: the broker is down for a while, by design
+    broker.up(cluster.broker)
+    await publish_load(run.settings, load.events[half:], SPEED)
+    await wait_processed(run, load, timeout_s=150)
+    report = await check_run(run, load)
+    print_report("broker restart", run, report, began, load)
+
+
+async def test_second_worker_joins_and_leaves_mid_run(new_run: Any) -> None:
+    began = time.monotonic()
+    run: Run = await new_run()
+    load = make_load(seed=23, city_minutes=30, calls_per_hour=600)
+    await run.start_worker()
+    publishing = asyncio.create_task(publish_load(run.settings, load.events, SPEED))
+    try:
+        await asyncio.sleep(5.0)  # let the load run a while before the rebalance
+        second = await run.start_worker(web_port=free_port(), data_dir=run.logs / "second-data")
+        await asyncio.sleep(5.0)  # both workers share the load for a while
+        second.stop()  # a clean leave: its partitions move back to the first worker
+        run.workers.remove(second)
+        await publishing
+        await wait_processed(run, load, timeout_s=120)
+        report = await check_run(run, load)
+    finally:
+        publishing.cancel()
+    print_report("join and leave", run, report, began, load)
