@@ -218,6 +218,8 @@ async def test_first_arrivals_within_target_and_breached_show_in_the_response_se
         status, body = await worker.get(
             f"/clearance?from={day}&to={day}&as_of={day}&zone=z02&include=response"
         )
+        if status == 503:  # the ledger's owner not known yet (right after a (re)start)
+            return None
         assert status == 200, body
         data: dict[str, object] = orjson.loads(body)
         response = data["response"]
@@ -242,3 +244,11 @@ async def test_first_arrivals_within_target_and_breached_show_in_the_response_se
     status, body = await worker.get(f"/clearance?from={day}&to={day}&as_of={day}&zone=z02")
     assert status == 200
     assert {"response", "incidents"}.isdisjoint(orjson.loads(body))
+
+    # A restart (memory store: the tables come back from their changelogs only) answers the
+    # same, and replaying nothing new changes nothing.
+    assert worker.stop() is not None
+    worker = await worker_factory(settings)
+    again = await eventually(section, timeout_s=60, what="the same answer after a restart")
+    assert again["response"] == data["response"]
+    assert again["incidents"] == data["incidents"]
