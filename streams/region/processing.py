@@ -6,9 +6,9 @@ here imports Faust or Kafka.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 import orjson
@@ -234,7 +234,11 @@ class RegionProcessor:
         response_config: ResponseConfig,
         lateness: timedelta,
         live_window: timedelta,
+        wall_clock: Callable[[], datetime | None] = lambda: datetime.now(UTC),
     ) -> None:
+        """``wall_clock``: when an input is read (for the live clock); returning None means
+        "at its own event time" (tests and simulations without a wall clock)."""
+        self.wall_clock = wall_clock
         self.city, self.policy, self.tables = city, policy, tables
         self.response_config = response_config
         self.lateness, self.live_window = lateness, live_window
@@ -260,7 +264,7 @@ class RegionProcessor:
             self._deadlines(state, output)
             self._save_clock(event.region_id, state)
         else:
-            clock.observe(event_time(event))
+            clock.observe(event_time(event), self.wall_clock())
             self._deadlines(state, output)
             if _saved_long_ago(state):  # so a restart resumes the clock, not just the rows
                 self._save_clock(event.region_id, state)
@@ -338,6 +342,7 @@ class RegionProcessor:
             restored = orjson.loads(saved)
             clock.max_event_time = _dt(restored.get("max_event_time"))
             clock.watermark = _dt(restored.get("watermark"))
+            clock.read_at = _dt(restored.get("read_at"))
         dispatch = RegionDispatch(
             region_id,
             self.city,
@@ -364,6 +369,7 @@ class RegionProcessor:
                 if clock.max_event_time
                 else None,
                 "watermark": clock.watermark.isoformat() if clock.watermark else None,
+                "read_at": clock.read_at.isoformat() if clock.read_at else None,
             }
         )
 

@@ -70,6 +70,7 @@ class Harness:
                 unit_watches=t["unit_watches"],
             ),
             response_config=default_response_config(),
+            wall_clock=lambda: None,  # every input is read at its own event time
             lateness=timedelta(seconds=5),
             live_window=timedelta(minutes=3),
         )
@@ -413,6 +414,7 @@ def test_a_fresh_deployment_replaying_old_data_does_not_start_its_clock_at_wall_
     """Ticks arrive before the first (day-old) event: they must not set the clock to today."""
     h = Harness()
     today = s(86_400)
+    h.processor.wall_clock = lambda: T0 + today  # everything is read today
     h.tick(today)
     h.unit("st-a", Force.STATION, 100, at=s(0))
     (record,) = h.incident("INC-1", at=s(5))
@@ -435,3 +437,26 @@ def test_after_a_restart_a_quiet_live_region_still_fires_its_deadlines() -> None
     h.tick(deadline + s(6))  # nothing else arrives: only the wall clock moves
     breaches = [a for a in h.alerts if a.kind.value == "response_breach"]
     assert [(a.incident_id, a.raised_at) for a in breaches] == [("INC-1", T0 + deadline)]
+
+
+def test_a_feed_running_behind_the_wall_clock_keeps_its_own_pace_on_ticks() -> None:
+    """A simulator at 5x (or an upstream a minute late) is read two minutes behind the wall
+    clock: ticks move its clock on by the wall time that passed, never to the wall clock."""
+    h = Harness()
+    behind = s(120)
+    reading = [T0 + behind]
+    h.processor.wall_clock = lambda: reading[0]
+    h.unit("st-a", Force.STATION, 100, at=s(0))
+    reading[0] = T0 + s(5) + behind
+    (record,) = h.incident("INC-1", at=s(5))
+    h.tick(s(5) + behind + s(1))  # the wall clock is 2 minutes ahead of the feed
+    assert [a.kind.value for a in h.alerts] == []  # no unit flagged silent, no breach
+    region = h.processor.regions[record.region_id]
+    assert region.clock.watermark == T0 + s(5) + s(1) - s(5)  # event time + 1 s quiet - lateness
+    assert record.target_s is not None
+    quiet = s(record.target_s + 6)  # then nothing arrives: the deadline still fires
+    h.tick(s(5) + behind + quiet)
+    breaches = [a for a in h.alerts if a.kind.value == "response_breach"]
+    assert [(a.incident_id, a.raised_at) for a in breaches] == [
+        ("INC-1", T0 + s(5 + record.target_s))
+    ]
