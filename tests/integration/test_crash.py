@@ -1,10 +1,14 @@
 """Crashes, a broker restart and a rebalance under load: nothing lost, nothing doubled.
 
 Each test publishes a steady simulated load (the demo city's simulator, paced) into a fresh
-deployment whose workers run ``exactly_once`` with the RocksDB store, as in production, and
-disturbs them mid-run: SIGKILL and restart (three times), the broker stopped and started
+deployment whose workers use the RocksDB store, in each processing guarantee, and disturbs
+them mid-run: SIGKILL and restart (three times), the broker stopped and started
 again, a second worker joining and leaving. Afterwards everything is checked against the
-input, as a read_committed consumer sees it (``check_run``).
+input, as a read_committed consumer sees it (``check_run``). Under ``at_least_once`` (the
+production setting) a record may be written twice, but only as the same record under the same
+deterministic id, which a consumer de-duplicates (docs/consuming.md): the checks then hold
+after that de-duplication. ``exactly_once`` must hold them without it; it does not yet
+(README, "Exactly once"), so those runs are expected failures, run only on request.
 
 The module runs a broker of its own (free ports, its own cache and data directories in tmp,
 the Kafka jars shared by symlink), so stopping it never touches the session's broker.
@@ -47,17 +51,16 @@ from tests.support.inputs import read_all
 from tests.support.waiting import eventually
 from tests.support.worker_process import WorkerProcess, free_port
 
-pytestmark = [
-    pytest.mark.integration,
-    # faust-streaming 0.15's exactly_once loses outputs keyed to a partition that then goes
-    # quiet (README, "Exactly once"): these tests find it. They take minutes while failing,
-    # so they run only on request: PATROLFLOW_CRASH_TESTS=1.
-    pytest.mark.xfail(
-        run=bool(os.environ.get("PATROLFLOW_CRASH_TESTS")),
-        strict=False,
-        reason="exactly_once loses outputs of quiet partitions (README, Exactly once)",
-    ),
-]
+pytestmark = pytest.mark.integration
+
+#: faust-streaming 0.15's exactly_once loses outputs keyed to a partition that then goes quiet
+#: (README, "Exactly once"): these tests find it. They take minutes while failing, so they run
+#: only on request: PATROLFLOW_CRASH_TESTS=1.
+EXACTLY_ONCE_LOSES = pytest.mark.xfail(
+    run=bool(os.environ.get("PATROLFLOW_CRASH_TESTS")),
+    strict=False,
+    reason="exactly_once loses outputs of quiet partitions (README, Exactly once)",
+)
 
 CITY = load_city(None)
 #: City time per wall second while publishing: an hour of the city in a minute.
@@ -189,9 +192,17 @@ class Run:
             assert worker.proc.poll() is None, worker.log_tail()
 
 
+@pytest.fixture(params=["at_least_once", pytest.param("exactly_once", marks=EXACTLY_ONCE_LOSES)])
+def guarantee(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
 async def new_run(
-    cluster: Cluster, tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+    cluster: Cluster,
+    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path: Path,
+    guarantee: str,
 ) -> AsyncIterator[Any]:
     runs: list[Run] = []
 
@@ -200,7 +211,7 @@ async def new_run(
             cluster.bootstrap,
             tmp_path_factory,
             store="rocksdb",
-            processing_guarantee="exactly_once",
+            processing_guarantee=guarantee,
             clearance_snapshot_interval_s=2.0,
         )
         run = Run(settings, tmp_path)
@@ -298,12 +309,17 @@ async def check_run(run: Run, load: Load) -> Report:
         "region": s.internal_topic("region-events"),
     }
     got = await read_committed(s, *names.values())
-    assignments = [Assignment.model_validate_json(v) for v in got[names["assignments"]]]
-    alerts = [ResponseAlert.model_validate_json(v) for v in got[names["alerts"]]]
+    exactly_once = s.processing_guarantee == "exactly_once"
+    # 0. At least once: a record may come twice, but only as the very same record under the
+    #    same id; a consumer keeps the first (docs/consuming.md). Exactly once: never twice.
+    assignment_records = deduplicated(got[names["assignments"]], "assignment_id", exactly_once)
+    alert_records = deduplicated(
+        got[names["alerts"]], ("alert_id", "severity", "kind"), exactly_once
+    )
+    assignments = [Assignment.model_validate_json(v) for v in assignment_records]
+    alerts = [ResponseAlert.model_validate_json(v) for v in alert_records]
 
-    # 1. Each decision once: (incident, slot, attempt) and its deterministic id are unique.
-    repeated = [k for k, n in Counter(a.assignment_id for a in assignments).items() if n > 1]
-    assert not repeated, f"{len(repeated)} assignment ids written twice, e.g. {repeated[:3]}"
+    # 1. Each decision once (ids are unique after step 0): one id per (incident, slot, attempt).
     assert len({(a.incident_id, a.slot, a.attempt) for a in assignments}) == len(assignments)
     # 2. Nothing lost: every incident has its outcome, attempts of each slot run 1..n.
     by_incident: dict[str, list[Assignment]] = defaultdict(list)
@@ -319,11 +335,8 @@ async def check_run(run: Run, load: Load) -> Report:
     # 3. No unit committed to two open incidents at once.
     overlaps = double_commitments(assignments, load)
     assert not overlaps, f"{len(overlaps)} units committed twice at once, e.g. {overlaps[:3]}"
-    # 4. Every alert condition raised once; escalations under the same id; nothing resolved
-    #    that was never raised.
-    raised = Counter((a.alert_id, a.severity) for a in alerts)
-    twice = [k for k, n in raised.items() if n > 1]
-    assert not twice, f"{len(twice)} alert conditions raised twice, e.g. {twice[:3]}"
+    # 4. Every alert condition raised once (step 0); escalations under the same id; nothing
+    #    resolved that was never raised.
     ids = {a.alert_id for a in alerts}
     orphans = [a.alert_id for a in alerts if a.resolves_alert_id not in (None, *ids)]
     assert not orphans, f"resolved alerts whose alert is missing: {orphans[:3]}"
@@ -335,12 +348,33 @@ async def check_run(run: Run, load: Load) -> Report:
     )
     assert set(seen_incidents) == load.incidents
     assert set(seen_updates) == load.update_ids
-    assert max(seen_incidents.values()) == 1, seen_incidents.most_common(3)
-    assert max(seen_updates.values()) == 1, seen_updates.most_common(3)
+    if exactly_once:  # at least once, routing may forward a record again after a crash
+        assert max(seen_incidents.values()) == 1, seen_incidents.most_common(3)
+        assert max(seen_updates.values()) == 1, seen_updates.most_common(3)
     # 6. Clearance figures equal those computed from the input.
     zones = {a.incident_id: a.zone_id or UNKNOWN_ZONE for a in assignments}
     await check_clearance(run, load, zones)
     return Report(len(load.incidents), len(assignments), len(alerts), len(events), len(load.filed))
+
+
+def deduplicated(values: list[bytes], key: str | tuple[str, ...], strict: bool) -> list[bytes]:
+    """The records in order, each id once. A repeated id must repeat the very same record
+    (``strict``: must not repeat at all)."""
+    fields = (key,) if isinstance(key, str) else key
+    first: dict[tuple[object, ...], bytes] = {}
+    repeats = 0
+    for value in values:
+        body = orjson.loads(value)
+        ident = tuple(body[f] for f in fields)
+        if ident in first:
+            repeats += 1
+            assert not strict, f"{ident} written twice"
+            assert orjson.loads(first[ident]) == body, f"{ident}: two different records"
+            continue
+        first[ident] = value
+    if repeats:
+        print(f"\n{repeats} repeated {key} record(s), identical, de-duplicated")
+    return list(first.values())
 
 
 def double_commitments(assignments: list[Assignment], load: Load) -> list[str]:
