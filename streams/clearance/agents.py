@@ -6,6 +6,7 @@ few hundred cases a month, so one worker holds the whole ledger and answers ever
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, date, datetime
 from typing import Any
@@ -87,10 +88,15 @@ async def publish_snapshots() -> None:
     now = datetime.now(UTC)
     as_of = local_date(now, city.timezone)
     computed_at = _latest.get("at", now)
+    records = []
     try:
-        records = list(
-            rolling_snapshots(ledger, as_of, regions=dict(city.regions), computed_at=computed_at)
-        )
+        for record in rolling_snapshots(
+            ledger, as_of, regions=dict(city.regions), computed_at=computed_at
+        ):
+            records.append(record)
+            # ~200 snapshots (windows x case types x scopes): computed in one go they held the
+            # event loop for seconds under load, stalling dispatch; each one alone is short.
+            await asyncio.sleep(0)
     except Exception:  # a failed snapshot must never take the worker down with it
         log.exception("clearance snapshot failed")
         metrics.SNAPSHOT_FAILURES.inc()
