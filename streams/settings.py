@@ -5,6 +5,7 @@ Everything that differs between a laptop, CI and a production cluster is here an
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -147,6 +148,17 @@ class Settings(BaseSettings):
     city: Path | None = Field(
         default=None, description="City GeoJSON file; unset: the built-in demo city."
     )
+
+    def worker_env(self, base: Mapping[str, str]) -> dict[str, str]:
+        """The environment of a worker subprocess running these settings: ``base`` without
+        its PATROLFLOW_* variables, plus every field that is set (secrets in clear: a child
+        process needs them; the password file is left out, it was read into the password)."""
+        env = {k: v for k, v in base.items() if not k.startswith("PATROLFLOW_")}
+        values = self.model_dump(exclude_none=True, exclude={"kafka_sasl_password_file"})
+        for name, value in values.items():
+            secret = value.get_secret_value() if isinstance(value, SecretStr) else value
+            env[f"PATROLFLOW_{name.upper()}"] = str(secret)
+        return env
 
     @field_validator("kafka_bootstrap")
     @classmethod

@@ -64,9 +64,4 @@ async def delete_topics(bootstrap: str, *prefixes: str) -> int:
 
 def worker_env(settings: Settings) -> dict[str, str]:
     """The environment of a worker subprocess: ours, with PATROLFLOW_* replaced by ``settings``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PATROLFLOW_")}
-    for name, value in settings.model_dump(exclude_none=True).items():
-        if name == "kafka_sasl_password":
-            continue
-        env[f"PATROLFLOW_{name.upper()}"] = str(value)
-    return env
+    return settings.worker_env(os.environ)

@@ -7,7 +7,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
 from streams.settings import Settings
 from streams.topics import create_topics
@@ -36,13 +35,7 @@ async def make_deployment(
 
 
 def worker_env(settings: Settings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PATROLFLOW_")}
-    # The file was read into kafka_sasl_password already: passing both is an error.
-    values = settings.model_dump(exclude_none=True, exclude={"kafka_sasl_password_file"})
-    for name, value in values.items():
-        secret = value.get_secret_value() if isinstance(value, SecretStr) else value
-        env[f"PATROLFLOW_{name.upper()}"] = str(secret)
-    return env
+    return settings.worker_env(os.environ)
 
 
 async def start_worker(settings: Settings, log_path: Path) -> WorkerProcess:
