@@ -48,18 +48,39 @@ class Readiness:
 
     def status(self) -> tuple[bool, dict[str, Any]]:
         assignment = app.consumer.assignment() if self.assigned_once else set()
+        unknown = unknown_subscribed_topics()
         checks = {
             "partitions_assigned": len(assignment) > 0,
             "rebalance_complete": self.rebalance_complete and not app.rebalancing,
             "tables_recovered": not app.in_recovery,
+            "topics_unknown": unknown,
             "assignment_size": len(assignment),
+            "assigned_topics": sorted({tp.topic for tp in assignment}),
         }
         ready = bool(
             checks["partitions_assigned"]
             and checks["rebalance_complete"]
             and checks["tables_recovered"]
+            and not unknown
         )
         return ready, checks
+
+
+def unknown_subscribed_topics() -> list[str]:
+    """Topics the consumer subscribes to that its cluster metadata does not know yet.
+
+    The group leader assigns only partitions of known topics, so while this is not empty some
+    of the worker's input goes unread (until a metadata refresh and a rebalance, ~10 s): not
+    ready. The worker declares its own topics before it starts (streams.topics), so this
+    catches input topics created late or a broker whose metadata lags.
+    """
+    try:
+        consumer = cast(Any, app.consumer)._thread._ensure_consumer()
+        subscribed = set(consumer.subscription())
+        known = set(consumer._client.cluster.topics())
+    except Exception:  # not started yet, or stopping: the other checks say so
+        return []
+    return sorted(subscribed - known)
 
 
 readiness = Readiness()

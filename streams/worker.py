@@ -25,5 +25,11 @@ def load_agents() -> None:
 
 def run_worker() -> None:
     load_agents()
+    # Before Faust starts: its internal topics must be in the first assignment (see topics.py).
+    from streams.topics import prepare_worker_topics
+
+    created = prepare_worker_topics(app, settings)
+    if created:
+        print(f"patrolflow: created {len(created)} internal topics", flush=True)
     worker = faust.Worker(app, loglevel=settings.log_level.upper(), quiet=True)
     worker.execute_from_commandline()

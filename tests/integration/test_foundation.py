@@ -137,11 +137,29 @@ async def test_malformed_incident_lands_in_dead_letters_with_its_bytes(
     assert worker.proc.poll() is None
 
 
+async def test_first_start_holds_every_topic_in_its_first_assignment(
+    running: tuple[Settings, WorkerProcess],
+) -> None:
+    """On a fresh cluster the worker creates its internal topics; when it says ready it must
+    already hold them (not learn of them at a rebalance ~10 s later, as it once did)."""
+    settings, worker = running
+    status, body = await worker.get("/healthz")
+    assert status == 200
+    assigned = set(orjson.loads(body)["assigned_topics"])
+    wanted = {settings.topic(t) for t in topics.INPUT_TOPICS} | {
+        settings.internal_topic(name) for name in ("routing", "region-events", "cases")
+    }
+    assert wanted <= assigned, f"not in the first assignment: {sorted(wanted - assigned)}"
+    assert f"{settings.app_id}-region-units-changelog" in assigned
+
+
 async def test_metrics_and_health_answer(running: tuple[Settings, WorkerProcess]) -> None:
     _, worker = running
     status, body = await worker.get("/healthz")
     assert status == 200
-    assert orjson.loads(body)["ready"] is True
+    health = orjson.loads(body)
+    assert health["ready"] is True
+    assert health["topics_unknown"] == []
     status, _ = await worker.get("/livez")
     assert status == 200
     status, text = await worker.get("/metrics")
