@@ -386,8 +386,11 @@ class RegionDispatch:
             previous = self._slot_of(other, unit_id) if other else None
             if other is not None and previous is not None:
                 effects.merge(self._fail(other, previous, at, reason="reassigned_manually"))
+        # An out-of-area incident has no slots, but its out_of_area record took slot 0: a
+        # manual record there would reuse that assignment_id for a different decision.
+        first_free = 1 if incident.facts.zone_id is None else 0
         slot = SlotRecord(
-            index=len(incident.slots),
+            index=max(len(incident.slots), first_free),
             label="manual",
             forces=(unit.force,) if unit else (),
             manual=True,

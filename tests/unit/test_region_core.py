@@ -305,6 +305,18 @@ def test_invalid_calls_are_never_dispatched_and_outside_calls_are_out_of_area(
     assert units_of(city_centre.incident("INC-Z", at=s(11))) == ["st-near"]  # nobody was taken
 
 
+def test_a_person_dispatching_to_an_out_of_area_call_gets_a_record_of_its_own(
+    city_centre: Harness,
+) -> None:
+    """The out_of_area record is slot 0's: the manual one must not reuse its id (found by the
+    exactly-once crash test as one assignment_id written twice, with two outcomes)."""
+    (outside,) = city_centre.incident("INC-Y", at=s(10), north_m=60_000)
+    (manual,) = city_centre.update("INC-Y", "dispatched", "st-near", at=s(40))
+    assert manual.outcome is AssignmentOutcome.MANUAL
+    assert manual.unit_id == "st-near"
+    assert manual.assignment_id != outside.assignment_id
+
+
 def test_update_before_its_incident_waits_and_is_applied_after_it(city_centre: Harness) -> None:
     assert city_centre.update("INC-1", "acknowledged", "st-near", at=s(12)) == []
     (record,) = city_centre.incident("INC-1", at=s(10))
