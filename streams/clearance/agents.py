@@ -26,6 +26,7 @@ from streams.clearance.periods import Period, local_date
 from streams.clearance.publish import rolling_snapshots, snapshot
 from streams.region.agents import cases_topic, city
 from streams.region.events import LEDGER_FACT, CaseEvent
+from streams.transactions import gate
 
 log = logging.getLogger(__name__)
 
@@ -61,18 +62,19 @@ def _owns_ledger() -> bool:
 @app.agent(cases_topic, name="clearance.ledger")
 async def record_cases(stream: Any) -> None:
     async for value in stream:
-        case = LEDGER_FACT.validate_json(value)
-        day = local_date(case.at, city.timezone)
-        outcome = apply_fact(ledger, case, day)
-        counter = metrics.CASE_EVENTS if isinstance(case, CaseEvent) else metrics.INCIDENT_FACTS
-        counter.labels(case.kind, outcome.value).inc()
-        if day > _pruned.get("day", date.min):
-            # Tables change only here, in the agent owning their partition: prune on a new day.
-            ledger.prune(day)
-            _pruned["day"] = day
-        if outcome not in EXPECTED:
-            log.warning("case %s: %s", case.kind, outcome.value)  # ids only, no personal data
-        _latest["at"] = max(_latest.get("at", case.at), case.at)
+        async with gate.step():
+            case = LEDGER_FACT.validate_json(value)
+            day = local_date(case.at, city.timezone)
+            outcome = apply_fact(ledger, case, day)
+            counter = metrics.CASE_EVENTS if isinstance(case, CaseEvent) else metrics.INCIDENT_FACTS
+            counter.labels(case.kind, outcome.value).inc()
+            if day > _pruned.get("day", date.min):
+                # Tables change only here, in the agent owning their partition: prune on a new day.
+                ledger.prune(day)
+                _pruned["day"] = day
+            if outcome not in EXPECTED:
+                log.warning("case %s: %s", case.kind, outcome.value)  # ids only, no personal data
+            _latest["at"] = max(_latest.get("at", case.at), case.at)
 
 
 @app.timer(interval=settings.clearance_snapshot_interval_s, name="clearance.snapshots")  # type: ignore[untyped-decorator]

@@ -22,6 +22,7 @@ from streams.intake import metrics
 from streams.intake.decode import Accepted, decode
 from streams.region.agents import to_routing
 from streams.region.events import IncidentEvent, IncidentFacts, TelemetryEvent, UpdateEvent
+from streams.transactions import gate
 
 log = logging.getLogger(__name__)
 
@@ -47,26 +48,29 @@ async def intake(
 ) -> AsyncIterator[Accepted[Any]]:
     """Decode every record of ``stream``; yield accepted ones, dead-letter the rest."""
     async for event in stream:  # stream.events(): we need the message, not just the value
-        message = event.message
-        started = time.perf_counter()
-        verdict = decode(model, message.value, message.headers, message.key)
-        metrics.DECODE_SECONDS.labels(canonical_topic).observe(time.perf_counter() - started)
-        if isinstance(verdict, Accepted):
-            metrics.RECORDS.labels(canonical_topic, "accepted").inc()
-            yield verdict
-            continue
-        # Log the position and reason only: never the payload (it may carry personal data).
-        log.warning(
-            "dead-lettered %s[%s]@%s: %s (%s)",
-            message.topic,
-            message.partition,
-            message.offset,
-            verdict.reason.value,
-            verdict.error_class,
-        )
-        await dead_letter(message, stage, verdict.error_class, verdict.message)
-        metrics.RECORDS.labels(canonical_topic, "dead_lettered").inc()
-        metrics.DEAD_LETTERS.labels(canonical_topic, verdict.reason.value).inc()
+        # One gate step per record, held while the caller handles what we yield: the record's
+        # outputs and its ack fall on the same side of an exactly-once commit.
+        async with gate.step():
+            message = event.message
+            started = time.perf_counter()
+            verdict = decode(model, message.value, message.headers, message.key)
+            metrics.DECODE_SECONDS.labels(canonical_topic).observe(time.perf_counter() - started)
+            if isinstance(verdict, Accepted):
+                metrics.RECORDS.labels(canonical_topic, "accepted").inc()
+                yield verdict
+                continue
+            # Log the position and reason only: never the payload (it may carry personal data).
+            log.warning(
+                "dead-lettered %s[%s]@%s: %s (%s)",
+                message.topic,
+                message.partition,
+                message.offset,
+                verdict.reason.value,
+                verdict.error_class,
+            )
+            await dead_letter(message, stage, verdict.error_class, verdict.message)
+            metrics.RECORDS.labels(canonical_topic, "dead_lettered").inc()
+            metrics.DEAD_LETTERS.labels(canonical_topic, verdict.reason.value).inc()
 
 
 @app.agent(incidents_reported, name="intake.incidents_reported")

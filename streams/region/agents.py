@@ -22,6 +22,7 @@ from streams.region.events import AnyEvent, IncidentEvent, TickEvent, decode, en
 from streams.region.processing import RegionProcessor, RegionTables, Router
 from streams.response import metrics as response_metrics
 from streams.response.config import default_response_config, load_response_config
+from streams.transactions import gate
 
 log = logging.getLogger(__name__)
 
@@ -102,47 +103,49 @@ async def to_routing(event: AnyEvent) -> None:
 @app.agent(routing_topic, name="region.routing")
 async def route(stream: Any) -> None:
     async for value in stream:
-        routed = router.route(decode(value))
-        metrics.PARKED.inc(routed.parked)
-        if routed.duplicate:
-            metrics.EVENTS.labels("update", "duplicate_update").inc()
-        if routed.handoff:
-            metrics.HANDOFFS.inc()
-        for event in routed.forward:
-            assert event.region_id is not None
-            await region_topic.send(key=event.region_id.encode(), value=encode(event))
+        async with gate.step():
+            routed = router.route(decode(value))
+            metrics.PARKED.inc(routed.parked)
+            if routed.duplicate:
+                metrics.EVENTS.labels("update", "duplicate_update").inc()
+            if routed.handoff:
+                metrics.HANDOFFS.inc()
+            for event in routed.forward:
+                assert event.region_id is not None
+                await region_topic.send(key=event.region_id.encode(), value=encode(event))
 
 
 @app.agent(region_topic, name="region.process")
 async def process(stream: Any) -> None:
     async for value in stream:
-        event = decode(value)
-        started = time.perf_counter()
-        output = processor.process(event)
-        effects = output.dispatch
-        elapsed = time.perf_counter() - started
-        metrics.EVENTS.labels(event.kind, effects.ignored or "applied").inc()
-        if isinstance(event, IncidentEvent) and effects.ignored is None:
-            dispatch_metrics.DECISION_SECONDS.observe(elapsed)
-            metrics.INCIDENTS.labels(event.incident.category.value).inc()
-        if output.cleared is not None:
-            metrics.CLEARANCE_SECONDS.labels(output.cleared[0]).observe(output.cleared[1])
-        if effects.redispatches:
-            dispatch_metrics.REDISPATCHES.inc(effects.redispatches)
-        for assignment in effects.assignments:
-            dispatch_metrics.ASSIGNMENTS.labels(
-                assignment.force.value if assignment.force else "none", assignment.outcome.value
-            ).inc()
-            await assignments_topic.send(
-                key=assignment.kafka_key().encode(), value=assignment.to_json_bytes()
-            )
-        response_metrics.observe(output.response)
-        for alert in output.response.alerts:
-            await alerts_topic.send(key=alert.kafka_key().encode(), value=alert.to_json_bytes())
-        for case in output.cases:
-            await cases_topic.send(key=CASES_KEY, value=case.to_bytes())
-        if isinstance(event, TickEvent) and event.region_id is not None:
-            _export_region_gauges(event.region_id)
+        async with gate.step():
+            event = decode(value)
+            started = time.perf_counter()
+            output = processor.process(event)
+            effects = output.dispatch
+            elapsed = time.perf_counter() - started
+            metrics.EVENTS.labels(event.kind, effects.ignored or "applied").inc()
+            if isinstance(event, IncidentEvent) and effects.ignored is None:
+                dispatch_metrics.DECISION_SECONDS.observe(elapsed)
+                metrics.INCIDENTS.labels(event.incident.category.value).inc()
+            if output.cleared is not None:
+                metrics.CLEARANCE_SECONDS.labels(output.cleared[0]).observe(output.cleared[1])
+            if effects.redispatches:
+                dispatch_metrics.REDISPATCHES.inc(effects.redispatches)
+            for assignment in effects.assignments:
+                dispatch_metrics.ASSIGNMENTS.labels(
+                    assignment.force.value if assignment.force else "none", assignment.outcome.value
+                ).inc()
+                await assignments_topic.send(
+                    key=assignment.kafka_key().encode(), value=assignment.to_json_bytes()
+                )
+            response_metrics.observe(output.response)
+            for alert in output.response.alerts:
+                await alerts_topic.send(key=alert.kafka_key().encode(), value=alert.to_json_bytes())
+            for case in output.cases:
+                await cases_topic.send(key=CASES_KEY, value=case.to_bytes())
+            if isinstance(event, TickEvent) and event.region_id is not None:
+                _export_region_gauges(event.region_id)
 
 
 def _export_region_gauges(region_id: str) -> None:

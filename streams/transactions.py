@@ -1,0 +1,152 @@
+"""Exactly-once that holds: an event's outputs, table writes and offset commit in ONE transaction.
+
+faust-streaming 0.15 keeps one transactional producer per (topic group, partition) and commits a
+producer's transaction together with the offsets consumed from the partition of the same number.
+But it picks the producer for a record by the record's *destination* partition. An assignment
+of an incident read from region partition 0 that hashes to ``dispatch.assignments`` partition 1,
+or any case fact (the cases topic has one partition), lands in another partition's transaction:
+not atomic with the offset of the event that caused it, and lost when that other partition goes
+quiet and its transaction times out (tests/integration/test_crash.py found both).
+
+Two changes make it Kafka Streams' model (commit = offsets + everything they caused):
+
+- ``SourcePartitionTransactions.send`` puts every record sent while an event is processed into
+  the transaction of the partition that event was read from. Table changelog writes are already
+  there: Faust writes a row to the changelog partition of the event's own partition number.
+- ``CommitGate``: a commit waits until no agent is between receiving an event and acking it,
+  and no agent starts one until the commit is done. Otherwise a commit racing an agent would
+  end a transaction holding half of an event's records while its offset is left for the next
+  commit (after a crash: the event processed again, its first half doubled). Faust's buffered
+  sends (the changelog writes) are flushed into their transactions inside the gate.
+
+Agents wrap each event in ``gate.step()``; it costs nothing under at-least-once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, cast
+
+import faust
+from faust.transport.consumer import TransactionManager
+from faust.types import TP
+
+
+class CommitGate:
+    """Many agent steps at once, or one commit: never both (a writer-preferring gate)."""
+
+    def __init__(self) -> None:
+        self.enabled = False
+        self._steps = 0
+        self._idle: asyncio.Event | None = None
+        self._open: asyncio.Event | None = None
+
+    def _events(self) -> tuple[asyncio.Event, asyncio.Event]:
+        # Created lazily: on the worker's loop, not at import.
+        if self._idle is None or self._open is None:
+            self._idle, self._open = asyncio.Event(), asyncio.Event()
+            self._idle.set()
+            self._open.set()
+        return self._idle, self._open
+
+    @asynccontextmanager
+    async def step(self) -> AsyncIterator[None]:
+        """One event's processing. Must not suspend on exit: the ack follows it directly."""
+        if not self.enabled:
+            yield
+            return
+        idle, opened = self._events()
+        while not opened.is_set():
+            await opened.wait()
+        self._steps += 1
+        idle.clear()
+        try:
+            yield
+        finally:
+            self._steps -= 1
+            if self._steps == 0:
+                idle.set()
+
+    @asynccontextmanager
+    async def commit(self) -> AsyncIterator[None]:
+        idle, opened = self._events()
+        opened.clear()
+        try:
+            await idle.wait()
+            yield
+        finally:
+            opened.set()
+
+
+gate = CommitGate()
+
+
+class SourcePartitionTransactions(TransactionManager):
+    """Records sent while processing an event join the transaction of the event's partition."""
+
+    async def send(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        partition: int | None,
+        timestamp: float | None,
+        headers: Any,
+        *,
+        transactional_id: str | None = None,
+    ) -> Awaitable[Any]:
+        event = faust.current_event()
+        if event is None or topic.endswith("-changelog"):
+            # Faust writes a table row to the changelog partition numbered like the event's
+            # own, so its choice is right for changelogs, whichever task flushes them.
+            return await super().send(topic, key, value, partition, timestamp, headers)
+        source: TP = event.message.tp
+        group = self.app.assignor.group_for_topic(source.topic)
+        tid = f"{self.app.conf.id}-{group}-{source.partition}"
+        destination = self.consumer.key_partition(topic, key, partition)
+        return cast(
+            Awaitable[Any],
+            await self.producer.send(
+                topic, key, value, destination, timestamp, headers, transactional_id=tid
+            ),
+        )
+
+
+def install(app: faust.App) -> None:
+    """Use both on ``app`` (exactly_once only): after ``faust.Worker(app)``, before it starts."""
+    assert app.in_worker, "Faust would cache in_transaction=False: set app.in_worker first"
+    gate.enabled = True
+    cast(Any, app.transport).TransactionManager = SourcePartitionTransactions
+    consumer = cast(Any, app.consumer)
+    assert consumer.in_transaction
+    assert isinstance(consumer.transactions, SourcePartitionTransactions)
+    commit_tps: Callable[..., Awaitable[bool]] = consumer._commit_tps
+
+    async def gated_commit_tps(tps: Any, start_new_transaction: bool) -> bool:
+        async with gate.commit():
+            # Changelog writes wait in Faust's send buffer: into their transactions first.
+            await cast(Any, app.producer).buffer.flush()
+            return await commit_tps(tps, start_new_transaction)
+
+    consumer._commit_tps = gated_commit_tps
+
+    async def commit_before_revoke(sender: Any, *args: Any, **kwargs: Any) -> None:
+        # Faust does not commit when partitions are revoked: it ends (aborts) their open
+        # transactions at the new assignment. A partition this worker keeps would then carry
+        # on with table state holding the aborted writes (the local store is not rolled
+        # back), and re-processing those events against it loses their outputs. Commit what
+        # was processed instead, as Kafka Streams does; the revoke already waited for agents.
+        await consumer.commit()
+
+    app.on_partitions_revoked.connect(cast(Any, commit_before_revoke))
+
+
+def discard_local_tables(app: faust.App) -> None:
+    """Under exactly_once, tables start from their changelogs (read committed), never from
+    the local store: after a kill -9 that store may hold writes of aborted transactions,
+    i.e. state ahead of the committed offsets (Kafka Streams wipes it for the same reason)."""
+    shutil.rmtree(Path(app.conf.tabledir), ignore_errors=True)
