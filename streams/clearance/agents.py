@@ -104,7 +104,14 @@ async def publish_snapshots() -> None:
         metrics.SNAPSHOT_FAILURES.inc()
         return
     for record in records:
-        await send_from_timer(snapshots_topic, record.kafka_key().encode(), record.to_json_bytes())
+        try:
+            await send_from_timer(
+                snapshots_topic, record.kafka_key().encode(), record.to_json_bytes()
+            )
+        except Exception:  # broker away or the worker stopping: the next interval sends again
+            log.exception("clearance snapshot not sent")
+            metrics.SNAPSHOT_FAILURES.inc()
+            return
         metrics.export(record)
 
 
