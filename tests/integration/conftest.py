@@ -15,20 +15,24 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from streams.security import client_kwargs
 from streams.settings import Settings
-from tests.support.deployments import make_deployment, start_worker
+from tests.support.deployments import drop_topics, make_deployment, start_worker
 from tests.support.worker_process import WorkerProcess
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def deployment_factory(
+async def deployment_factory(
     kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
-) -> Callable[..., Awaitable[Settings]]:
-    async def make(**overrides: object) -> Settings:
-        return await make_deployment(kafka_bootstrap, tmp_path_factory, **overrides)
+) -> AsyncIterator[Callable[..., Awaitable[Settings]]]:
+    made: list[Settings] = []
 
-    return make
+    async def make(**overrides: object) -> Settings:
+        made.append(await make_deployment(kafka_bootstrap, tmp_path_factory, **overrides))
+        return made[-1]
+
+    yield make
+    await drop_topics(made)
 
 
 @pytest.fixture

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 
+from streams.security import client_kwargs
 from streams.settings import Settings
 from streams.topics import create_topics
 from tests.support.worker_process import WorkerProcess, free_port
@@ -32,6 +37,52 @@ async def make_deployment(
     settings = Settings(**(values | overrides))  # type: ignore[arg-type]
     await create_topics(settings)
     return settings
+
+
+async def drop_topics(deployments: Iterable[Settings]) -> None:
+    """Delete the topics of finished deployments (theirs by prefix and app id), best effort.
+
+    A test run creates thousands of throwaway partitions; kept, they pile up in the broker's
+    data directory across runs until it exceeds the open-files limit and shuts down (seen:
+    19,911 partition directories, "Too many open files", every later test failing).
+    """
+    by_bootstrap: dict[str, list[Settings]] = {}
+    for settings in deployments:
+        by_bootstrap.setdefault(settings.bootstrap, []).append(settings)
+    for bootstrap, group in by_bootstrap.items():
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=bootstrap, request_timeout_ms=15_000, **client_kwargs(group[0])
+        )
+        with contextlib.suppress(Exception):  # the broker may be gone (a test stopped it)
+            await admin.start()
+            try:
+                names = await admin.list_topics()
+                prefixes = tuple(p for s in group for p in (s.topic_prefix, f"{s.app_id}-") if p)
+                doomed = [n for n in names if n.startswith(prefixes)]
+                if doomed:
+                    await admin.delete_topics(doomed, timeout_ms=15_000)
+            finally:
+                await admin.close()
+
+
+#: Names make_deployment gives: ``t<run>.<topic>`` and ``patrolflow-test-<run>-<internal>``.
+TEST_TOPIC = re.compile(r"^(t[0-9a-f]{10}\.|patrolflow-test-[0-9a-f]{10}-)")
+
+
+async def sweep_test_topics(settings: Settings) -> int:
+    """Delete every topic a test deployment made on this cluster (left by earlier runs, or by
+    tests that made deployments outside ``deployment_factory``). Returns how many."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.bootstrap, request_timeout_ms=60_000, **client_kwargs(settings)
+    )
+    await admin.start()
+    try:
+        doomed = [n for n in await admin.list_topics() if TEST_TOPIC.match(n)]
+        for start in range(0, len(doomed), 500):
+            await admin.delete_topics(doomed[start : start + 500], timeout_ms=60_000)
+        return len(doomed)
+    finally:
+        await admin.close()
 
 
 def worker_env(settings: Settings) -> dict[str, str]:
