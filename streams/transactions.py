@@ -140,6 +140,9 @@ def install(app: faust.App) -> None:
         # on with table state holding the aborted writes (the local store is not rolled
         # back), and re-processing those events against it loses their outputs. Commit what
         # was processed instead, as Kafka Streams does; the revoke already waited for agents.
+        # Twice: a commit already in flight makes the first call wait for it and return
+        # without committing what was acked after it started.
+        await consumer.commit()
         await consumer.commit()
 
     app.on_partitions_revoked.connect(cast(Any, commit_before_revoke))

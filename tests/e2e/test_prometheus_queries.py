@@ -68,8 +68,13 @@ async def test_the_worker_is_a_healthy_target(world: World) -> None:
         targets = (await world.prometheus.get("/api/v1/targets"))["data"]["activeTargets"]
         return any(t["health"] == "up" for t in targets)
 
+    async def up_queryable() -> bool:
+        # The targets page can say "up" a moment before the scrape's samples are queryable
+        # (CI saw the query come back empty right after it): wait for what a user queries.
+        return bool((await world.prometheus.query('up{job="patrolflow"} == 1'))["result"])
+
     await eventually(up, timeout_s=30, what="the worker's scrape target up")
-    assert (await world.prometheus.query('up{job="patrolflow"} == 1'))["result"]
+    await eventually(up_queryable, timeout_s=30, what='up{job="patrolflow"} == 1')
     info = (await world.prometheus.query("patrolflow_build_info"))["result"]
     assert info
     assert info[0]["metric"]["version"]
