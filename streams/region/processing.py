@@ -319,8 +319,9 @@ class RegionProcessor:
 
     def _persist(self, state: RegionState, output: RegionOutput) -> None:
         t, dispatch, response = self.tables, state.dispatch, state.response
+        region = dispatch.region_id
         for unit_id in output.dispatch.units:
-            t.units[unit_id] = dispatch.units[unit_id].to_bytes()
+            t.units[unit_key(region, unit_id)] = dispatch.units[unit_id].to_bytes()
         for incident_id in output.dispatch.incidents:
             t.incidents[incident_id] = dispatch.incidents[incident_id].to_bytes()
         for incident_id in output.response.incidents:
@@ -328,7 +329,7 @@ class RegionProcessor:
         for post_id in output.response.posts:
             t.post_watches[post_id] = response.posts[post_id].to_bytes()
         for unit_id in output.response.units:
-            t.unit_watches[unit_id] = response.units[unit_id].to_bytes()
+            t.unit_watches[unit_key(region, unit_id)] = response.units[unit_id].to_bytes()
 
     def _restore(self, region_id: str) -> RegionState:
         t = self.tables
@@ -377,6 +378,15 @@ class RegionProcessor:
     def _watermark(clock: RegionClock) -> datetime:
         assert clock.watermark is not None
         return clock.watermark
+
+
+def unit_key(region_id: str, unit_id: str) -> str:
+    """A unit's row in a region's tables. A unit that moves between regions has a row in each
+    (the old one keeps it out of service). Keyed by unit id alone, the two regions' writes
+    went to two changelog partitions under one key, and a restore kept whichever partition it
+    read last: a region could come back without its units' rows and raise their alerts again
+    (the exactly-once kill test saw telemetry_stale and post_uncovered alerts twice)."""
+    return f"{region_id}/{unit_id}"
 
 
 M = TypeVar("M", UnitRecord, IncidentRecord, IncidentWatch, PostWatch, UnitWatch)

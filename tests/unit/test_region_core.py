@@ -317,6 +317,40 @@ def test_a_person_dispatching_to_an_out_of_area_call_gets_a_record_of_its_own(
     assert manual.assignment_id != outside.assignment_id
 
 
+def test_a_unit_that_changes_region_keeps_a_row_in_each_region_across_a_restart() -> None:
+    """Each region keeps its own row of a unit that crossed between them. Under one key the two
+    regions' writes landed in two changelog partitions and a restore kept either one: a region
+    came back without its unit and raised the unit's alerts again."""
+    h = Harness()
+    east = CITY.zones["z16"]
+    assert east.region_id != CITY.zones["z05"].region_id
+    h.unit("st-moving", Force.STATION, at=s(0))
+    lat, lon = east.interior_point
+    h.send(
+        TelemetryEvent(
+            telemetry=UnitTelemetry(
+                unit_id="st-moving",
+                at=T0 + s(30),
+                location={"lat": lat, "lon": lon},
+                status=UnitStatus.AVAILABLE,
+                force=Force.STATION,
+                region_id=east.region_id,  # a handoff is explicit (routing.home_region)
+            )
+        )
+    )
+    west = CITY.zones["z05"].region_id
+    for table in ("units", "unit_watches"):
+        keys = {k for k in h.tables[table] if k.endswith("/st-moving")}
+        assert keys == {f"{west}/st-moving", f"{east.region_id}/st-moving"}, table
+    h.restart()
+    for region in (west, east.region_id):
+        state = h.processor.state(region)
+        assert "st-moving" in state.dispatch.units
+        assert state.dispatch.units["st-moving"].region_id == region
+    west_unit = h.processor.state(west).dispatch.units["st-moving"]
+    assert west_unit.status is UnitStatus.OUT_OF_SERVICE  # the old region no longer sends it
+
+
 def test_update_before_its_incident_waits_and_is_applied_after_it(city_centre: Harness) -> None:
     assert city_centre.update("INC-1", "acknowledged", "st-near", at=s(12)) == []
     (record,) = city_centre.incident("INC-1", at=s(10))
