@@ -54,15 +54,14 @@ from tests.support.worker_process import WorkerProcess, free_port
 pytestmark = pytest.mark.integration
 
 #: exactly_once (streams/transactions.py: each event's records in its source partition's
-#: transaction, commits gated between events). Kill run of 2026-11-29 after that change: every
-#: assignment_id exactly once, but one post_uncovered alert (same post in two runs) written
-#: twice, not yet explained; one earlier run stalled in table recovery after the third kill
-#: (faust-streaming #47). They take minutes, so they run only on request:
-#: PATROLFLOW_CRASH_TESTS=1.
+#: transaction, commits gated between events, recovery to the broker's last stable offsets).
+#: Last kill run (2026-11-29): every assignment_id and every raised alert exactly once, one
+#: alert resolution written twice (README, "Exactly once"). They take minutes, so they run
+#: only on request: PATROLFLOW_CRASH_TESTS=1.
 EXACTLY_ONCE_LOSES = pytest.mark.xfail(
     run=bool(os.environ.get("PATROLFLOW_CRASH_TESTS")),
     strict=False,
-    reason="exactly_once: one alert doubled after kill -9; recovery can stall (README)",
+    reason="exactly_once: one alert resolution doubled after kill -9 (README, Exactly once)",
 )
 #: At least once, the first runs (2026-11-29) found: after kill -9, the same assignment_id
 #: written twice as two DIFFERENT records (the decision is re-made on tables whose changelog
