@@ -22,6 +22,9 @@ Two changes make it Kafka Streams' model (commit = offsets + everything they cau
 And table recovery reads every changelog to its last stable offset, asked of the broker (Faust
 asks a cache that is empty in a fresh worker, and then recovers nothing).
 
+Producers are started only for partitions a worker processes, never for its standby replicas
+(Faust started both, and a second worker fenced the first).
+
 Agents wrap each event in ``gate.step()``; it costs nothing under at-least-once.
 """
 
@@ -117,6 +120,20 @@ class SourcePartitionTransactions(TransactionManager):
                 topic, key, value, destination, timestamp, headers, transactional_id=tid
             ),
         )
+
+    async def on_rebalance(self, assigned: Any, revoked: Any, newly_assigned: Any) -> None:
+        """Transactional producers for the partitions this worker processes, not its standbys.
+
+        Faust starts one for every assigned partition number, standby replicas of changelogs
+        included: a second worker holding a standby of partition 0 started the producer of
+        partition 0 and fenced the worker processing it (ProducerFenced, the worker crashed;
+        seen when a second worker joined). The same id is never started in two workers now.
+        """
+        actives = self.app.assignor.assigned_actives()
+        active = {tp for tp in assigned if tp in actives}
+        still_needed = self._tps_to_transactional_ids(active)
+        gone = {tp for tp in revoked if not self._tps_to_transactional_ids({tp}) <= still_needed}
+        await super().on_rebalance(active, gone, {tp for tp in newly_assigned if tp in actives})
 
 
 def install(app: faust.App) -> None:
