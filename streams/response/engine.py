@@ -624,7 +624,18 @@ class RegionResponse:
                     self._touched(_POST, post_id, fx)
 
     def _cover(self, watch: PostWatch, unit_id: str, at: datetime, fx: ResponseEffects) -> None:
-        watch.covering[unit_id] = at + self._stale
+        until = at + self._stale
+        if watch.uncovered_since is not None:
+            judged_from = watch.alert.origin if watch.alert is not None else watch.uncovered_since
+            if until <= judged_from:
+                # A late fix whose cover ran out before the gap being judged began (before the
+                # post went uncovered, or before its staffed window opened) changes nothing
+                # about that gap. Taken as a relief, it resolved the open alert, and the same
+                # gap (same start, so the same alert_id) was raised again at the next step:
+                # one alert raised twice (found replaying a crash run's region events).
+                watch.uncovered_since = max(watch.uncovered_since, until)
+                return
+        watch.covering[unit_id] = until
         if watch.uncovered_since is None:
             return
         if watch.alert is not None:

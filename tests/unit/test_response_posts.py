@@ -178,6 +178,26 @@ def test_a_silent_unit_stops_covering_its_post_and_the_gap_escalates() -> None:
     ]
 
 
+def test_a_late_fix_whose_cover_ended_when_the_gap_began_raises_nothing_twice() -> None:
+    """Two units at the post with fixes of the same instant, the second read late: its cover
+    ends exactly when the gap began, so the gap and its alert stand (found replaying a crash
+    run's region events: the alert was resolved and then raised again under the same id)."""
+    run = Run()
+    config = run.config
+    last = T0 + s(60)
+    run.fix("a1", T0, POST_A)
+    run.fix("a1", last, POST_A)
+    gone = last + s(config.telemetry_stale_s)
+    run.tick(gone + s(2 * config.post_grace_s) + s(10))
+    run.fix("a2", last, POST_A)  # late, same instant as a1's last fix
+    run.tick(gone + s(2 * config.post_grace_s) + s(20))
+    aid = post_alert_id("pA", gone)
+    assert post_rows(run, "pA") == [
+        raised(A.POST_UNCOVERED, W, gone + s(config.post_grace_s), aid),
+        raised(A.POST_UNCOVERED, C, gone + s(2 * config.post_grace_s), aid),
+    ]
+
+
 def test_an_off_duty_unit_at_the_post_does_not_cover_it() -> None:
     run = Run()
     run.fix("a1", T0, POST_A)
@@ -215,6 +235,24 @@ def test_a_windowed_post_is_judged_only_inside_its_window() -> None:
     assert post_rows(run, "pN")[2] == resolved(
         C, local(CITY, 5, 2), post_alert_id("pN", night), post_id="pN"
     )
+
+
+def test_a_late_fix_that_covered_a_windowed_post_before_its_window_changes_nothing() -> None:
+    """pW (07:00-08:00) stood empty into its window; a fix read late shows a unit there
+    before 07:00 only: the gap judged from 07:00 and its alert stand, raised once."""
+    run = Run()
+    grace = run.config.post_grace_s
+    run.fix("x1", T0, AWAY)
+    day1 = local(CITY, 4, 7)
+    run.tick(day1 + s(2 * grace) + s(30))
+    before = day1 - s(run.config.telemetry_stale_s) - s(30)
+    run.fix("w1", before, POST_W)  # late: its cover ends 30 s before the window opens
+    run.tick(day1 + s(2 * grace) + s(60))
+    aid = post_alert_id("pW", day1)
+    assert post_rows(run, "pW") == [
+        raised(A.POST_UNCOVERED, W, day1 + s(grace), aid),
+        raised(A.POST_UNCOVERED, C, day1 + s(2 * grace), aid),
+    ]
 
 
 def test_a_windowed_post_staffed_in_time_raises_nothing() -> None:
