@@ -55,14 +55,14 @@ pytestmark = pytest.mark.integration
 
 #: exactly_once (streams/transactions.py: each event's records in its source partition's
 #: transaction, commits gated between events, recovery to the broker's last stable offsets,
-#: producers for processed partitions only). Last runs (2026-11-29): every assignment_id
-#: exactly once through kill -9, but an alert can repeat (one worker, no restart between:
-#: the response engine), and a joining worker still crashes the first at the rebalance
-#: (README, "Exactly once"). They take minutes: run on request, PATROLFLOW_CRASH_TESTS=1.
+#: producers for processed partitions only). Last kill run (2026-11-29): every assignment_id
+#: and raised alert exactly once, one telemetry_stale resolution twice; a joining worker still
+#: crashes the first at the rebalance (README, "Exactly once"). They take minutes: run on
+#: request, PATROLFLOW_CRASH_TESTS=1.
 EXACTLY_ONCE_LOSES = pytest.mark.xfail(
     run=bool(os.environ.get("PATROLFLOW_CRASH_TESTS")),
     strict=False,
-    reason="exactly_once: an alert can repeat; a joining worker crashes (README, Exactly once)",
+    reason="exactly_once: a resolution can repeat; a joining worker crashes (README)",
 )
 #: At least once, the first runs (2026-11-29) found: after kill -9, the same assignment_id
 #: written twice as two DIFFERENT records (the decision is re-made on tables whose changelog
