@@ -11,6 +11,7 @@ from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from mode.utils.times import want_seconds
 
 from schemas import topics as names
 from streams.security import client_kwargs
@@ -55,24 +56,19 @@ def internal_plan(app: Any) -> list[TopicPlan]:
 
     Read from the app's agents and tables (not from its topic conductor, which only learns
     of a channel when its agent starts), with the partitions and the cleanup policy Faust
-    would give them (``faust.transport.drivers.aiokafka.Transport._topic_config``).
+    would give them (Faust's own ``Transport._topic_config``).
     """
     channels: list[Any] = [agent.channel for agent in app.agents.values()]
     channels = [c for c in channels if getattr(c, "internal", False)]
     channels += [table.changelog_topic for table in app.tables.values()]
     plans: dict[str, TopicPlan] = {}
     for channel in channels:
-        config: dict[str, str] = {}
-        cleanup = sorted(
-            flag
-            for flag, wanted in (("compact", channel.compacting), ("delete", channel.deleting))
-            if wanted
+        retention_ms = int(want_seconds(channel.retention) * 1000) if channel.retention else None
+        faust_config = app.transport._topic_config(
+            retention_ms, channel.compacting, channel.deleting
         )
-        if cleanup:
-            config["cleanup.policy"] = ",".join(cleanup)
-        if channel.retention:
-            config["retention.ms"] = str(int(float(channel.retention) * 1000))
-        config.update({k: str(v) for k, v in (channel.config or {}).items()})
+        faust_config.update(channel.config or {})
+        config = {k: str(v) for k, v in faust_config.items()}
         partitions = channel.partitions or app.conf.topic_partitions
         for name in channel.topics:
             plans[name] = TopicPlan(name, partitions, config)

@@ -137,8 +137,12 @@ class SourcePartitionTransactions(TransactionManager):
 
 
 def install(app: faust.App) -> None:
-    """Use both on ``app`` (exactly_once only): after ``faust.Worker(app)``, before it starts."""
-    assert app.in_worker, "Faust would cache in_transaction=False: set app.in_worker first"
+    """Use all of it on ``app`` (exactly_once only): after ``faust.Worker(app)``, before it
+    starts."""
+    # Faust decides once (cached) whether the app is transactional, when its consumer is
+    # created, from app.in_worker, which its Worker sets only when it starts: set it now.
+    app.in_worker = True
+    discard_local_tables(app)
     gate.enabled = True
     cast(Any, app.transport).TransactionManager = SourcePartitionTransactions
     consumer = cast(Any, app.consumer)

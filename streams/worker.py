@@ -28,19 +28,12 @@ def run_worker() -> None:
     # Before Faust starts: its internal topics must be in the first assignment (see topics.py).
     from streams.topics import prepare_worker_topics
 
-    if settings.processing_guarantee == "exactly_once":
-        from streams.transactions import discard_local_tables
-
-        discard_local_tables(app)
     created = prepare_worker_topics(app, settings)
     if created:
         print(f"patrolflow: created {len(created)} internal topics", flush=True)
     worker = faust.Worker(app, loglevel=settings.log_level.upper(), quiet=True)
     if settings.processing_guarantee == "exactly_once":
-        # Faust decides once (cached) whether the app is transactional, when its consumer is
-        # created, from app.in_worker, which its Worker sets only when it starts: set it now.
         from streams.transactions import install
 
-        app.in_worker = True
         install(app)
     worker.execute_from_commandline()

@@ -6,7 +6,7 @@ import contextlib
 import os
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pytest
@@ -46,23 +46,10 @@ async def drop_topics(deployments: Iterable[Settings]) -> None:
     data directory across runs until it exceeds the open-files limit and shuts down (seen:
     19,911 partition directories, "Too many open files", every later test failing).
     """
-    by_bootstrap: dict[str, list[Settings]] = {}
     for settings in deployments:
-        by_bootstrap.setdefault(settings.bootstrap, []).append(settings)
-    for bootstrap, group in by_bootstrap.items():
-        admin = AIOKafkaAdminClient(
-            bootstrap_servers=bootstrap, request_timeout_ms=15_000, **client_kwargs(group[0])
-        )
+        prefixes = tuple(p for p in (settings.topic_prefix, f"{settings.app_id}-") if p)
         with contextlib.suppress(Exception):  # the broker may be gone (a test stopped it)
-            await admin.start()
-            try:
-                names = await admin.list_topics()
-                prefixes = tuple(p for s in group for p in (s.topic_prefix, f"{s.app_id}-") if p)
-                doomed = [n for n in names if n.startswith(prefixes)]
-                if doomed:
-                    await admin.delete_topics(doomed, timeout_ms=15_000)
-            finally:
-                await admin.close()
+            await _delete_topics(settings, lambda name, p=prefixes: name.startswith(p))
 
 
 #: Names make_deployment gives: ``t<run>.<topic>`` and ``patrolflow-test-<run>-<internal>``.
@@ -72,15 +59,19 @@ TEST_TOPIC = re.compile(r"^(t[0-9a-f]{10}\.|patrolflow-test-[0-9a-f]{10}-)")
 async def sweep_test_topics(settings: Settings) -> int:
     """Delete every topic a test deployment made on this cluster (left by earlier runs, or by
     tests that made deployments outside ``deployment_factory``). Returns how many."""
+    return await _delete_topics(settings, lambda name: TEST_TOPIC.match(name) is not None)
+
+
+async def _delete_topics(settings: Settings, doomed: Callable[[str], bool]) -> int:
     admin = AIOKafkaAdminClient(
         bootstrap_servers=settings.bootstrap, request_timeout_ms=60_000, **client_kwargs(settings)
     )
     await admin.start()
     try:
-        doomed = [n for n in await admin.list_topics() if TEST_TOPIC.match(n)]
-        for start in range(0, len(doomed), 500):
-            await admin.delete_topics(doomed[start : start + 500], timeout_ms=60_000)
-        return len(doomed)
+        names = [name for name in await admin.list_topics() if doomed(name)]
+        for start in range(0, len(names), 500):
+            await admin.delete_topics(names[start : start + 500], timeout_ms=60_000)
+        return len(names)
     finally:
         await admin.close()
 
