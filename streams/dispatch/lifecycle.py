@@ -213,7 +213,7 @@ class RegionDispatch:
             incident = self.incidents.get(incident_id)
             if incident is None or incident.phase is IncidentPhase.ENDED:
                 continue
-            slot = incident.slots[index]
+            slot = _slot_numbered(incident, index)
             if (
                 slot.state is SlotState.ASSIGNED
                 and slot.attempt == attempt
@@ -275,7 +275,7 @@ class RegionDispatch:
             assigned_forces=assigned_forces,
         )
         for choice in choices:
-            slot = incident.slots[choice.slot_index]
+            slot = _slot_numbered(incident, choice.slot_index)
             if choice.unit is not None:
                 self._commit(incident, slot, choice, now, effects)
             elif not slot.waiting_reported:
@@ -386,11 +386,8 @@ class RegionDispatch:
             previous = self._slot_of(other, unit_id) if other else None
             if other is not None and previous is not None:
                 effects.merge(self._fail(other, previous, at, reason="reassigned_manually"))
-        # An out-of-area incident has no slots, but its out_of_area record took slot 0: a
-        # manual record there would reuse that assignment_id for a different decision.
-        first_free = 1 if incident.facts.zone_id is None else 0
         slot = SlotRecord(
-            index=max(len(incident.slots), first_free),
+            index=_next_slot_index(incident),
             label="manual",
             forces=(unit.force,) if unit else (),
             manual=True,
@@ -502,3 +499,23 @@ class RegionDispatch:
             post_uncovered=post_uncovered is not None,
             post_id=post_uncovered,
         )
+
+
+def _next_slot_index(incident: IncidentRecord) -> int:
+    """The number of a slot added to ``incident`` (a person's dispatch): never one in use.
+
+    A slot's number is part of its records' assignment_id. An out-of-area incident has no
+    slots, but its out_of_area record took number 0; and each manual dispatch adds a slot.
+    Counting the slots (the first way) gave a second manual dispatch to an out-of-area call the
+    number of the first, i.e. its id (the exactly-once crash test found one id with two units).
+    """
+    reserved = 1 if incident.facts.zone_id is None else 0
+    return max([reserved, *(slot.index + 1 for slot in incident.slots)])
+
+
+def _slot_numbered(incident: IncidentRecord, index: int) -> SlotRecord:
+    """A slot by its number (not its position: an out-of-area incident's slots start at 1)."""
+    for slot in incident.slots:
+        if slot.index == index:
+            return slot
+    raise KeyError(f"{incident.incident_id} has no slot {index}")

@@ -317,6 +317,24 @@ def test_a_person_dispatching_to_an_out_of_area_call_gets_a_record_of_its_own(
     assert manual.assignment_id != outside.assignment_id
 
 
+def test_every_person_dispatching_to_an_out_of_area_call_gets_an_id_of_their_own(
+    city_centre: Harness,
+) -> None:
+    """Two manual dispatches of different units to one out-of-area call: two ids (the second
+    reused the first's id and the crash test saw one assignment_id with two units). When a
+    manual unit declines, the re-dispatch fills that same slot with another unit."""
+    (outside,) = city_centre.incident("INC-Y", at=s(10), north_m=60_000)
+    (first,) = city_centre.update("INC-Y", "dispatched", "st-near", at=s(40))
+    (second,) = city_centre.update("INC-Y", "dispatched", "st-mid", at=s(60))
+    ids = {outside.assignment_id, first.assignment_id, second.assignment_id}
+    assert len(ids) == 3
+    assert (first.slot, second.slot) == (1, 2)
+    again = city_centre.update("INC-Y", "declined", "st-mid", at=s(70))
+    assert [(a.slot, a.attempt) for a in again] == [(2, 2)]
+    assert again[0].unit_id not in (None, "st-near", "st-mid")
+    assert again[0].assignment_id not in ids
+
+
 def test_a_unit_that_changes_region_keeps_a_row_in_each_region_across_a_restart() -> None:
     """Each region keeps its own row of a unit that crossed between them. Under one key the two
     regions' writes landed in two changelog partitions and a restore kept either one: a region
