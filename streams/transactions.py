@@ -17,7 +17,8 @@ Two changes make it Kafka Streams' model (commit = offsets + everything they cau
   and no agent starts one until the commit is done. Otherwise a commit racing an agent would
   end a transaction holding half of an event's records while its offset is left for the next
   commit (after a crash: the event processed again, its first half doubled). Faust's buffered
-  sends (the changelog writes) are flushed into their transactions inside the gate.
+  sends (the changelog writes) are drained into their transactions inside the gate
+  (``BufferDrain``: Faust's own flush can return with records still unsent).
 
 And table recovery reads every changelog to its last stable offset, asked of the broker (Faust
 asks a cache that is empty in a fresh worker, and then recovers nothing).
@@ -91,6 +92,57 @@ class CommitGate:
 gate = CommitGate()
 
 
+class BufferDrain:
+    """Empties Faust's send buffer for real: every table write handed to the producer.
+
+    Table rows reach their changelog through ``ProducerBuffer``: a queue and one task sending
+    from it. ``ProducerBuffer.flush()`` counts only the queue, so the record that task is
+    sending right now is missed, and it gives up when a record takes 0.1 s (a busy machine).
+    Either way a commit went ahead while an event's row was not yet in its transaction: the
+    row fell into the next one, and a kill -9 before that committed lost it while the event's
+    offset and outputs stayed committed (seen: a unit's watch restored without the fix that
+    resolved its telemetry_stale alert, and the alert resolved again at the next fix).
+    """
+
+    def __init__(self, buffer: Any) -> None:
+        self.buffer = buffer
+        self._send: Callable[[Any], Awaitable[None]] = buffer._send_pending
+        self._sending = 0
+        self._idle: asyncio.Event | None = None
+        # The buffer's task binds this when it starts (install() runs before the app starts).
+        buffer._send_pending = self._tracked
+
+    def _event(self) -> asyncio.Event:
+        if self._idle is None:
+            self._idle = asyncio.Event()
+            self._idle.set()
+        return self._idle
+
+    async def _tracked(self, fut: Any) -> None:
+        idle = self._event()
+        self._sending += 1
+        idle.clear()
+        try:
+            await self._send(fut)
+        finally:
+            self._sending -= 1
+            if self._sending == 0:
+                idle.set()
+
+    async def drain(self) -> None:
+        """Every buffered record handed to the producer, in order. Call with agents paused."""
+        queue: asyncio.Queue[Any] = self.buffer.pending
+        while True:
+            await self._event().wait()  # the buffer task's record first (order per key)
+            if queue.empty():
+                return
+            # The rest ourselves, in order: the task may not run again before the commit. All
+            # taken off the queue at once, so the task cannot send one of them meanwhile.
+            waiting = [queue.get_nowait() for _ in range(queue.qsize())]
+            for fut in waiting:
+                await self._tracked(fut)
+
+
 class SourcePartitionTransactions(TransactionManager):
     """Records sent while processing an event join the transaction of the event's partition."""
 
@@ -149,11 +201,12 @@ def install(app: faust.App) -> None:
     assert consumer.in_transaction
     assert isinstance(consumer.transactions, SourcePartitionTransactions)
     commit_tps: Callable[..., Awaitable[bool]] = consumer._commit_tps
+    changelog_writes = BufferDrain(cast(Any, app.producer).buffer)
 
     async def gated_commit_tps(tps: Any, start_new_transaction: bool) -> bool:
         async with gate.commit():
             # Changelog writes wait in Faust's send buffer: into their transactions first.
-            await cast(Any, app.producer).buffer.flush()
+            await changelog_writes.drain()
             return await commit_tps(tps, start_new_transaction)
 
     consumer._commit_tps = gated_commit_tps
