@@ -96,6 +96,8 @@ class RegionDispatch:
         self.index = UnitIndex.for_city(city)
         self.pending: set[str] = set()
         self._deadlines: list[tuple[datetime, str, int, int]] = []
+        #: The region clock (watermark) last shown to ``on_clock``: no decision is older.
+        self.clock: datetime | None = None
         for unit in self.units.values():
             if unit.free:
                 self.index.upsert(unit_view(unit))
@@ -221,6 +223,9 @@ class RegionDispatch:
                 and slot.ack_deadline == deadline
             ):
                 effects.merge(self._fail(incident, slot, deadline, reason="ack_timeout"))
+        # After the deadlines: each was decided at its own time (later than the last clock).
+        if self.clock is None or watermark > self.clock:
+            self.clock = watermark
         return effects
 
     # --- state for gauges ------------------------------------------------------------------
@@ -304,6 +309,7 @@ class RegionDispatch:
         effects: Effects,
     ) -> None:
         assert choice.unit is not None
+        now = self._stamp(now)
         unit = self.units[choice.unit.unit_id]
         unit.committed_to, unit.committed_slot = incident.incident_id, slot.index
         self.index.remove(unit.unit_id)
@@ -394,7 +400,7 @@ class RegionDispatch:
             attempt=1,
             state=SlotState.ASSIGNED,
             unit_id=unit_id,
-            assigned_at=at,
+            assigned_at=self._stamp(at),
             acknowledged=True,
         )
         incident.slots.append(slot)
@@ -438,6 +444,15 @@ class RegionDispatch:
         unit.committed_to = unit.committed_slot = None
         if unit.free:
             self.index.upsert(unit_view(unit))
+
+    def _stamp(self, at: datetime) -> datetime:
+        """When a decision caused by something at ``at`` is made: the region clock if that
+        came late (the watermark had passed it). Stamped with a late event's own time, a
+        unit's acknowledgement window could start already expired, and a unit freed at a
+        deadline looked committed to its next incident before it was freed (the kill -9
+        test's backlogs: 51 units "committed twice at once"). Deadlines fire before the
+        clock moves on, so each is decided at its own time; stamps never go back."""
+        return at if self.clock is None or at >= self.clock else self.clock
 
     def _slot_of(self, incident: IncidentRecord, unit_id: str | None) -> SlotRecord | None:
         for slot in incident.slots:
@@ -491,7 +506,7 @@ class RegionDispatch:
             force=unit.force if unit else None,
             zone_id=facts.zone_id,
             region_id=self.region_id,
-            assigned_at=at,
+            assigned_at=self._stamp(at),
             eta_s=round(eta_s, 1) if eta_s is not None else None,
             distance_m=round(distance_m, 1) if distance_m is not None else None,
             target_s=incident.target_s,

@@ -230,6 +230,26 @@ def test_acknowledgement_timeout_redispatches_on_the_clock(city_centre: Harness)
     assert again.assigned_at == T0 + s(40)  # decided at the deadline itself, not at the tick
 
 
+def test_a_late_incident_is_decided_at_the_region_clock_with_a_full_acknowledgement_window(
+    city_centre: Harness,
+) -> None:
+    """An incident read after the clock passed its report time (a backlog after an outage) is
+    decided now: its unit's acknowledgement window starts at the clock (not already expired),
+    and the unit freed at a deadline is not shown committed to it before it was freed."""
+    city_centre.incident("INC-1", at=s(10))  # st-near, to acknowledge by 40
+    (again,) = city_centre.tick(s(45.5))  # watermark 40.5: timed out at 40, st-mid instead
+    assert again.assigned_at == T0 + s(40)
+    (late,) = city_centre.incident("INC-2", at=s(20))
+    assert late.unit_id == "st-near"
+    assert late.assigned_at == T0 + s(40.5)
+    assert city_centre.tick(s(70)) == []  # watermark 65: a window from t=20 had run out at 50
+    timed_out = city_centre.tick(s(76))  # watermark 71: both windows ran out, each at its end
+    assert [(a.incident_id, a.attempt, a.assigned_at) for a in timed_out] == [
+        ("INC-1", 3, T0 + s(70)),
+        ("INC-2", 2, T0 + s(70.5)),
+    ]
+
+
 def test_acknowledged_unit_is_not_timed_out(city_centre: Harness) -> None:
     city_centre.incident("INC-1", at=s(10))
     city_centre.update("INC-1", "acknowledged", "st-near", at=s(20))
