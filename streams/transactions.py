@@ -94,6 +94,8 @@ class CommitGate:
 
 
 gate = CommitGate()
+#: Faust's send buffer under exactly_once (set by install()).
+_changelog_writes: BufferDrain | None = None
 
 
 class BufferDrain:
@@ -184,12 +186,29 @@ class SourcePartitionTransactions(TransactionManager):
         included: a second worker holding a standby of partition 0 started the producer of
         partition 0 and fenced the worker processing it (ProducerFenced, the worker crashed;
         seen when a second worker joined). The same id is never started in two workers now.
+
+        Every producer of a revoked partition stops, as in Faust (its open transaction is
+        aborted when that partition's next producer starts, here or elsewhere). Faust picks
+        them after the new assignment is known and skips partitions that are now standbys: a
+        worker kept the producer of a partition it handed over, fenced by the new owner, and
+        when the partition came back it began a transaction on that fenced producer
+        (ProducerFenced on every send; seen when the second worker left again).
         """
+        if _changelog_writes is not None:  # into the transactions they belong to, first
+            await _changelog_writes.drain()
         actives = self.app.assignor.assigned_actives()
-        active = {tp for tp in assigned if tp in actives}
-        still_needed = self._tps_to_transactional_ids(active)
-        gone = {tp for tp in revoked if not self._tps_to_transactional_ids({tp}) <= still_needed}
-        await super().on_rebalance(active, gone, {tp for tp in newly_assigned if tp in actives})
+        needed = self._tps_to_transactional_ids({tp for tp in assigned if tp in actives})
+        running: set[str] = set(cast(Any, self.producer)._transaction_producers)
+        stop = {tid for tid in map(self._transactional_id, revoked) if tid in running}
+        await self._stop_transactions(sorted(stop | (running - needed)))
+        await self._start_transactions(sorted(needed))
+
+    def _transactional_id(self, tp: TP) -> str | None:
+        try:
+            group = self.app.assignor.group_for_topic(tp.topic)
+        except KeyError:  # a topic no longer subscribed
+            return None
+        return f"{self.app.conf.id}-{group}-{tp.partition}"
 
 
 def install(app: faust.App) -> None:
@@ -205,7 +224,8 @@ def install(app: faust.App) -> None:
     assert consumer.in_transaction
     assert isinstance(consumer.transactions, SourcePartitionTransactions)
     commit_tps: Callable[..., Awaitable[bool]] = consumer._commit_tps
-    changelog_writes = BufferDrain(cast(Any, app.producer).buffer)
+    global _changelog_writes
+    changelog_writes = _changelog_writes = BufferDrain(cast(Any, app.producer).buffer)
 
     async def gated_commit_tps(tps: Any, start_new_transaction: bool) -> bool:
         async with gate.commit():
@@ -238,18 +258,36 @@ def install(app: faust.App) -> None:
 
     consumer._new_offset = processed_position
 
-    async def commit_before_revoke(sender: Any, *args: Any, **kwargs: Any) -> None:
-        # Faust does not commit when partitions are revoked: it ends (aborts) their open
-        # transactions at the new assignment. A partition this worker keeps would then carry
-        # on with table state holding the aborted writes (the local store is not rolled
-        # back), and re-processing those events against it loses their outputs. Commit what
-        # was processed instead, as Kafka Streams does; the revoke already waited for agents.
-        # Twice: a commit already in flight makes the first call wait for it and return
-        # without committing what was acked after it started.
-        await consumer.commit()
+    revoke = consumer.on_partitions_revoked
+
+    async def finish_then_revoke(revoked: Any) -> None:
+        # Kafka Streams' order: finish every event already handed to an agent and commit it
+        # all, then give partitions up. Faust forgets the revoked partitions' acked offsets
+        # first and then lets its agents finish their queued events: none of that was
+        # committed, the open transactions were aborted at the new assignment, but the local
+        # tables kept those events' writes (a partition kept across the rebalance then
+        # re-processed them against rows that already held them: outputs lost). And its
+        # last commit there ended the transactions without starting new ones, so a table
+        # write still in the send buffer crashed the worker ("Can't send messages while not
+        # in transaction", seen when a second worker joined). Here no new record is handed
+        # out, the agents finish, and wait_empty commits everything (through the gate and
+        # the buffer drain) before Faust's own revoke finds nothing left to do.
+        consumer.stop_flow()
+        await consumer.wait_empty()
+        await revoke(revoked)
+
+    consumer.on_partitions_revoked = finish_then_revoke
+
+    async def commit_keeping_transactions_open() -> None:
+        # Faust's version commits with start_new_transaction=False: transactions end and none
+        # begins, yet during a rebalance agents can still be handed a record fetched just
+        # before the flow stopped, and its sends crashed the worker ("Can't send messages
+        # while not in transaction"). A transaction left open is aborted when the producer
+        # of its partition starts again (here or in another worker): nothing is lost, the
+        # records after the last commit are processed again.
         await consumer.commit()
 
-    app.on_partitions_revoked.connect(cast(Any, commit_before_revoke))
+    consumer.commit_and_end_transactions = commit_keeping_transactions_open
 
 
 def commit_position(acked: list[int]) -> int | None:
