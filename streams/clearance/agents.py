@@ -18,7 +18,7 @@ from faust.web.exceptions import ServiceUnavailable
 from schemas import topics as names
 from schemas.clearance import ClearanceWindow
 from schemas.incidents import CaseType
-from streams.app import app, raw_topic, send_from_timer, settings
+from streams.app import app, raw_topic, send_from_timer, settings, table_options
 from streams.clearance import metrics
 from streams.clearance.intake import EXPECTED, apply_fact
 from streams.clearance.ledger import CaseLedger, LedgerState
@@ -34,7 +34,13 @@ snapshots_topic = raw_topic(names.METRICS_CLEARANCE)
 
 
 def _ledger_table(name: str, value_type: type) -> Any:
-    return app.Table(f"clearance-{name}", key_type=str, value_type=value_type, partitions=1)
+    return app.Table(
+        f"clearance-{name}",
+        key_type=str,
+        value_type=value_type,
+        partitions=1,
+        options=table_options(settings),
+    )
 
 
 _COUNTS_TABLE = "clearance-counts"

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from schemas import topics as names
-from streams.app import app, raw_topic, send_from_timer, settings
+from streams.app import app, raw_topic, send_from_timer, settings, table_options
 from streams.city.model import load_city
 from streams.dispatch import metrics as dispatch_metrics
 from streams.dispatch.policy import default_policy, load_policy
@@ -53,6 +53,7 @@ def _table(name: str) -> Any:
         key_type=str,
         value_type=bytes,
         partitions=settings.internal_partitions,
+        options=table_options(settings),
     )
 
 
@@ -81,7 +82,6 @@ region_tables = RegionTables(
     clocks=_table("region-clocks"),
     incident_watches=_table("response-incidents"),
     post_watches=_table("response-posts"),
-    unit_watches=_table("response-units"),
 )
 
 router = Router(city, incident_routes, unit_homes, parked_updates, _table("update-ids"))

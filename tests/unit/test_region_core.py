@@ -49,7 +49,6 @@ class Harness:
                 "clocks",
                 "incident_watches",
                 "post_watches",
-                "unit_watches",
             )
         }
         self.restart()
@@ -67,7 +66,6 @@ class Harness:
                 clocks=t["clocks"],
                 incident_watches=t["incident_watches"],
                 post_watches=t["post_watches"],
-                unit_watches=t["unit_watches"],
             ),
             response_config=default_response_config(),
             wall_clock=lambda: None,  # every input is read at its own event time
@@ -377,14 +375,14 @@ def test_a_unit_that_changes_region_keeps_a_row_in_each_region_across_a_restart(
         )
     )
     west = CITY.zones["z05"].region_id
-    for table in ("units", "unit_watches"):
-        keys = {k for k in h.tables[table] if k.endswith("/st-moving")}
-        assert keys == {f"{west}/st-moving", f"{east.region_id}/st-moving"}, table
+    keys = {k for k in h.tables["units"] if k.endswith("/st-moving")}
+    assert keys == {f"{west}/st-moving", f"{east.region_id}/st-moving"}
     h.restart()
     for region in (west, east.region_id):
         state = h.processor.state(region)
         assert "st-moving" in state.dispatch.units
         assert state.dispatch.units["st-moving"].region_id == region
+        assert state.response.units["st-moving"].region_id == region
     west_unit = h.processor.state(west).dispatch.units["st-moving"]
     assert west_unit.status is UnitStatus.OUT_OF_SERVICE  # the old region no longer sends it
 
