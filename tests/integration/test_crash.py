@@ -356,7 +356,7 @@ async def check_run(run: Run, load: Load) -> Report:
     decided = {  # when each decision was sent (the record's time: the worker's wall clock)
         orjson.loads(r.value)["assignment_id"]: r.timestamp for r in records[names["assignments"]]
     }
-    ended = ending_reached(records[names["region"]])
+    reached = updates_reached(records[names["region"]])
     assignments = [Assignment.model_validate_json(v) for v in assignment_records]
     alerts = [ResponseAlert.model_validate_json(v) for v in alert_records]
 
@@ -374,7 +374,7 @@ async def check_run(run: Run, load: Load) -> Report:
         for slot, attempts in slots.items():
             assert sorted(attempts) == list(range(1, len(attempts) + 1)), (incident_id, slot)
     # 3. No unit committed to two open incidents at once.
-    overlaps = double_commitments(assignments, load, decided, ended)
+    overlaps = double_commitments(assignments, load, decided, reached)
     assert not overlaps, f"{len(overlaps)} units committed twice at once, e.g. {overlaps[:3]}"
     # 4. Every alert condition raised once (step 0); escalations under the same id; nothing
     #    resolved that was never raised.
@@ -422,18 +422,26 @@ def deduplicated(values: list[bytes], key: str | tuple[str, ...], strict: bool) 
     return list(latest.values())
 
 
-def ending_reached(region_records: list[Any]) -> dict[str, int]:
-    """When each incident's first ending update reached the region stream (wall ms)."""
-    reached: dict[str, int] = {}
+#: A lifecycle update as the load has it: (incident_id, kind, unit_id, event time).
+UpdateKey = tuple[str, str, str | None, datetime]
+
+
+def updates_reached(region_records: list[Any]) -> dict[UpdateKey, int]:
+    """When each lifecycle update reached the region stream (its record's time, wall ms)."""
+    reached: dict[UpdateKey, int] = {}
     for record in region_records:
         event = decode(record.value)
-        if isinstance(event, UpdateEvent) and event.update.kind.value in ENDING:
-            reached.setdefault(event.update.incident_id, record.timestamp)
+        if isinstance(event, UpdateEvent):
+            u = event.update
+            reached.setdefault((u.incident_id, u.kind.value, u.unit_id, u.at), record.timestamp)
     return reached
 
 
 def double_commitments(
-    assignments: list[Assignment], load: Load, decided: dict[str, int], ended: dict[str, int]
+    assignments: list[Assignment],
+    load: Load,
+    decided: dict[str, int],
+    reached: dict[UpdateKey, int],
 ) -> list[str]:
     """Rebuild each unit's commitments from its decisions and the lifecycle updates.
 
@@ -443,16 +451,19 @@ def double_commitments(
     cancelled). A second commitment of the unit to another incident must not start before
     the first one ends.
 
-    An end that came late (its event time before the decision: after an outage the update
-    reached the region after the region had decided) frees the unit when it is read, not at
-    its event time: then the next commitment must have been decided (its record sent) after
-    that update reached the region stream.
+    "Before" in the order the region processed things, which event time alone does not give:
+    an update read a second before an incident reported a second earlier frees the unit
+    first (both inside the allowed lateness), and an end that came late (after an outage,
+    read after the region had decided) frees it when it is read. So a second commitment
+    counts as an overlap only if it started before the first one's end in event time AND
+    its record was sent before that end reached the worker (the update's record time on the
+    region stream, or the re-dispatch record's send time).
     """
-    later: dict[tuple[str, int], list[tuple[int, datetime]]] = defaultdict(list)
+    later: dict[tuple[str, int], list[Assignment]] = defaultdict(list)
     for a in assignments:
-        later[(a.incident_id, a.slot)].append((a.attempt, a.assigned_at))
-    # per unit: (start, end in event time or None, end as wall ms or None, incident, decided)
-    Span = tuple[datetime, datetime | None, int | None, str, int]
+        later[(a.incident_id, a.slot)].append(a)
+    # per unit: (start, end: (event time or None, wall ms) or None, incident, decision sent)
+    Span = tuple[datetime, tuple[datetime | None, int] | None, str, int]
     spans: dict[str, list[Span]] = defaultdict(list)
     for a in assignments:
         if a.unit_id is None or a.outcome not in (
@@ -461,28 +472,31 @@ def double_commitments(
             AssignmentOutcome.OUT_OF_AREA,
         ):
             continue
-        ends = [at for attempt, at in later[(a.incident_id, a.slot)] if attempt > a.attempt]
-        late_end = None
+        ends: list[tuple[datetime | None, int]] = [
+            (b.assigned_at, decided[b.assignment_id])
+            for b in later[(a.incident_id, a.slot)]
+            if b.attempt > a.attempt and b.assigned_at >= a.assigned_at
+        ]
         for at, kind, unit in load.updates.get(a.incident_id, ()):
-            if kind in ENDING and at < a.assigned_at:
-                late_end = ended.get(a.incident_id)
-            elif kind in ENDING or (kind == "declined" and unit == a.unit_id):
-                ends.append(at)
-        ends = [at for at in ends if at >= a.assigned_at]
-        end = min(ends, default=None)
-        spans[a.unit_id].append(
-            (a.assigned_at, end, None if end else late_end, a.incident_id, decided[a.assignment_id])
-        )
+            if kind in ENDING or (kind == "declined" and unit == a.unit_id):
+                wall = reached.get((a.incident_id, kind, unit, at))
+                if wall is not None:  # late (before the decision): freed when it was read
+                    ends.append((at if at >= a.assigned_at else None, wall))
+        end = min(ends, key=lambda e: e[1], default=None)
+        spans[a.unit_id].append((a.assigned_at, end, a.incident_id, decided[a.assignment_id]))
     found = []
     for unit_id, unit_spans in spans.items():
-        unit_spans.sort(key=lambda span: (span[0], span[4]))
-        for (_, end, late_end, first, _), (start, _, _, second, sent) in pairwise(unit_spans):
+        unit_spans.sort(key=lambda span: (span[0], span[3]))
+        for (_, end, first, _), (start, _, second, sent) in pairwise(unit_spans):
             if first == second:
                 continue
-            # no end at all: the unit is still committed; a late end: decided after it came
-            overlap = start < end if end is not None else late_end is None or sent < late_end
+            if end is None:
+                overlap = True  # the first commitment never ended
+            else:
+                end_at, end_wall = end
+                overlap = sent < end_wall and (end_at is None or start < end_at)
             if overlap:
-                until = f"{end:%H:%M:%S}" if end else f"its late end (read at {late_end})"
+                until = f"{end[0]:%H:%M:%S}" if end and end[0] else "its end"
                 found.append(f"{unit_id}: {first} until {until}, {second} from {start:%T}")
     return found
 
