@@ -169,8 +169,7 @@ class SourcePartitionTransactions(TransactionManager):
             # own, so its choice is right for changelogs, whichever task flushes them.
             return await super().send(topic, key, value, partition, timestamp, headers)
         source: TP = event.message.tp
-        group = self.app.assignor.group_for_topic(source.topic)
-        tid = f"{self.app.conf.id}-{group}-{source.partition}"
+        tid = self._transactional_id(source)
         destination = self.consumer.key_partition(topic, key, partition)
         return cast(
             Awaitable[Any],

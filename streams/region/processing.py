@@ -416,7 +416,7 @@ def read_unit_row(raw: bytes) -> tuple[UnitRecord | None, UnitWatch | None]:
     )
 
 
-M = TypeVar("M", UnitRecord, IncidentRecord, IncidentWatch, PostWatch, UnitWatch)
+M = TypeVar("M", IncidentRecord, IncidentWatch, PostWatch)
 
 
 def _records(table: Table, model: type[M]) -> Iterator[M]:
