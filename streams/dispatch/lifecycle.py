@@ -344,7 +344,7 @@ class RegionDispatch:
         if slot.unit_id is not None:
             incident.tried.append(slot.unit_id)
             effects.units.add(slot.unit_id)
-            self._release_unit(slot.unit_id)
+            self._release_unit(slot.unit_id, incident.incident_id)
         slot.failures += 1
         slot.unit_id, slot.ack_deadline, slot.acknowledged = None, None, False
         if slot.failures >= self.policy.max_attempts_per_slot:
@@ -371,7 +371,7 @@ class RegionDispatch:
         for slot in incident.slots:
             if slot.state is SlotState.ASSIGNED and slot.unit_id is not None:
                 effects.units.add(slot.unit_id)
-                self._release_unit(slot.unit_id)
+                self._release_unit(slot.unit_id, incident.incident_id)
             if slot.state in (SlotState.ASSIGNED, SlotState.PENDING):
                 slot.state, slot.ack_deadline = SlotState.RELEASED, None
         incident.phase, incident.ended_at = IncidentPhase.ENDED, at
@@ -386,12 +386,8 @@ class RegionDispatch:
         unit = self.units.get(unit_id)
         if unit is not None and unit.committed_to == incident.incident_id:
             return Effects(ignored="already_assigned")
-        if unit is not None and unit.committed_to is not None:
-            # The person's decision wins: the unit's earlier slot is re-dispatched.
-            other = self.incidents.get(unit.committed_to)
-            previous = self._slot_of(other, unit_id) if other else None
-            if other is not None and previous is not None:
-                effects.merge(self._fail(other, previous, at, reason="reassigned_manually"))
+        other = self.incidents.get(unit.committed_to) if unit and unit.committed_to else None
+        previous = self._slot_of(other, unit_id) if other else None
         slot = SlotRecord(
             index=_next_slot_index(incident),
             label="manual",
@@ -408,6 +404,12 @@ class RegionDispatch:
             unit.committed_to, unit.committed_slot = incident.incident_id, slot.index
             self.index.remove(unit_id)
             effects.units.add(unit_id)
+        if other is not None and previous is not None:
+            # The person's decision wins: the unit's earlier slot is re-dispatched. Committed
+            # here first, so that re-dispatch cannot offer the unit back to a waiting incident
+            # (it did: at a shift change the crash test saw a unit taken by a person and, in
+            # the same step, assigned again to another call until that one timed out).
+            effects.merge(self._fail(other, previous, at, reason="reassigned_manually"))
         effects.assignments.append(
             self._record(
                 incident,
@@ -437,9 +439,10 @@ class RegionDispatch:
 
     # --- helpers ---------------------------------------------------------------------------
 
-    def _release_unit(self, unit_id: str) -> None:
+    def _release_unit(self, unit_id: str, incident_id: str) -> None:
+        """Free a unit from ``incident_id``; a unit committed elsewhere meanwhile stays so."""
         unit = self.units.get(unit_id)
-        if unit is None:
+        if unit is None or unit.committed_to != incident_id:
             return
         unit.committed_to = unit.committed_slot = None
         if unit.free:

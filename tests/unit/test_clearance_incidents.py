@@ -23,7 +23,7 @@ from streams.region.events import (
     UpdateEvent,
 )
 from streams.region.processing import RegionOutput
-from tests.unit.test_region_core import CENTRE, T0, Harness, s
+from tests.support.region_core import CENTRE, T0, Harness, s
 
 FEB = Period(date(2025, 2, 1), date(2025, 2, 28))
 AS_OF = date(2025, 3, 1)

@@ -5,163 +5,20 @@ The processor runs over plain dicts here; the worker runs the same code over Fau
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import pytest
 
-from schemas.alerts import ResponseAlert
-from schemas.dispatch import Assignment, AssignmentOutcome, assignment_id_for
-from schemas.incidents import IncidentCategory, IncidentUpdate, UpdateKind
+from schemas.dispatch import AssignmentOutcome, assignment_id_for
+from schemas.incidents import IncidentUpdate, UpdateKind
 from schemas.units import Force, UnitStatus, UnitTelemetry
-from streams.city.model import City, load_city
 from streams.dispatch.policy import default_policy
+from streams.dispatch.records import SlotState
 from streams.region.events import (
-    AnyEvent,
-    IncidentEvent,
-    IncidentFacts,
     TelemetryEvent,
-    TickEvent,
     UpdateEvent,
 )
-from streams.region.processing import RegionProcessor, RegionTables, Router
 from streams.response.config import default_response_config
 from streams.response.targets import target_for
-
-T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
-CITY = load_city(None)
-#: Central Hailar (zone z05) and points due east of it, ~70 m apart per 0.001 degree of lon.
-CENTRE = CITY.zones["z05"].interior_point
-
-
-class Harness:
-    """Intake's view: publish events, read assignments. Tables are dicts shared across restarts."""
-
-    def __init__(self, city: City = CITY) -> None:
-        self.city = city
-        self.tables: dict[str, dict[str, bytes]] = {
-            name: {}
-            for name in (
-                "routes",
-                "homes",
-                "parked",
-                "units",
-                "incidents",
-                "clocks",
-                "incident_watches",
-                "post_watches",
-            )
-        }
-        self.restart()
-        self.out: list[Assignment] = []
-
-    def restart(self) -> None:
-        t = self.tables
-        self.router = Router(self.city, t["routes"], t["homes"], t["parked"])
-        self.processor = RegionProcessor(
-            self.city,
-            default_policy(),
-            RegionTables(
-                units=t["units"],
-                incidents=t["incidents"],
-                clocks=t["clocks"],
-                incident_watches=t["incident_watches"],
-                post_watches=t["post_watches"],
-            ),
-            response_config=default_response_config(),
-            wall_clock=lambda: None,  # every input is read at its own event time
-            lateness=timedelta(seconds=5),
-            live_window=timedelta(minutes=3),
-        )
-        self.alerts: list[ResponseAlert] = []
-
-    def send(self, event: AnyEvent) -> list[Assignment]:
-        produced: list[Assignment] = []
-        for routed in self.router.route(event).forward:
-            output = self.processor.process(routed)
-            produced += output.dispatch.assignments
-            self.alerts += output.response.alerts
-        self.out += produced
-        return produced
-
-    def unit(
-        self,
-        unit_id: str,
-        force: Force,
-        east_m: float = 0.0,
-        *,
-        at: timedelta,
-        status: UnitStatus = UnitStatus.AVAILABLE,
-        north_m: float = 0.0,
-        post_id: str | None = None,
-    ) -> list[Assignment]:
-        lat = CENTRE[0] + north_m / 111_320
-        lon = CENTRE[1] + east_m / 72_800
-        return self.send(
-            TelemetryEvent(
-                telemetry=UnitTelemetry(
-                    unit_id=unit_id,
-                    at=T0 + at,
-                    location={"lat": lat, "lon": lon},
-                    status=status,
-                    force=force,
-                    post_id=post_id,
-                )
-            )
-        )
-
-    def incident(
-        self,
-        incident_id: str,
-        *,
-        at: timedelta,
-        category: str = "public_order",
-        priority: int = 2,
-        east_m: float = 0.0,
-        north_m: float = 0.0,
-    ) -> list[Assignment]:
-        lat = CENTRE[0] + north_m / 111_320
-        lon = CENTRE[1] + east_m / 72_800
-        return self.send(
-            IncidentEvent(
-                incident=IncidentFacts(
-                    incident_id=incident_id,
-                    reported_at=T0 + at,
-                    category=IncidentCategory(category),
-                    priority=priority,
-                    lat=lat,
-                    lon=lon,
-                    zone_id=None,
-                )
-            )
-        )
-
-    def update(
-        self, incident_id: str, kind: str, unit_id: str | None = None, *, at: timedelta
-    ) -> list[Assignment]:
-        return self.send(
-            UpdateEvent(
-                update=IncidentUpdate(
-                    incident_id=incident_id, at=T0 + at, kind=UpdateKind(kind), unit_id=unit_id
-                )
-            )
-        )
-
-    def tick(self, at: timedelta) -> list[Assignment]:
-        produced: list[Assignment] = []
-        for region in sorted(self.city.regions):
-            output = self.processor.process(TickEvent(region_id=region, wall=T0 + at))
-            produced += output.dispatch.assignments
-            self.alerts += output.response.alerts
-        self.out += produced
-        return produced
-
-
-def s(seconds: float) -> timedelta:
-    return timedelta(seconds=seconds)
-
-
-def units_of(records: list[Assignment]) -> list[str | None]:
-    return [r.unit_id for r in records]
+from tests.support.region_core import CITY, T0, Harness, s, units_of
 
 
 @pytest.fixture
@@ -351,6 +208,34 @@ def test_every_person_dispatching_to_an_out_of_area_call_gets_an_id_of_their_own
     assert [(a.slot, a.attempt) for a in again] == [(2, 2)]
     assert again[0].unit_id not in (None, "st-near", "st-mid")
     assert again[0].assignment_id not in ids
+
+
+def test_a_unit_a_person_takes_is_not_offered_back_by_the_re_dispatch_it_causes() -> None:
+    """A person dispatches a unit the engine had assigned elsewhere: its earlier call is
+    re-dispatched, and that re-dispatch must not hand the same unit to a call that is waiting
+    (it did, at a shift change: the unit stood committed to two calls until one timed out)."""
+    h = Harness()
+    h.unit("st-only", Force.STATION, 100, at=s(0))
+    assert units_of(h.incident("INC-1", at=s(10))) == ["st-only"]
+    assert units_of(h.incident("INC-2", at=s(11))) == [None]  # waiting for a unit
+    h.incident("INC-Y", at=s(12), north_m=60_000)  # out of area: a person handles it
+    produced = h.update("INC-Y", "dispatched", "st-only", at=s(20))
+    assert [(r.incident_id, r.outcome, r.unit_id) for r in produced] == [
+        ("INC-1", AssignmentOutcome.UNASSIGNED, None),  # re-dispatched: nobody left
+        ("INC-Y", AssignmentOutcome.MANUAL, "st-only"),
+    ]
+    dispatch = h.processor.state("hailar").dispatch
+    holding = [
+        (incident.incident_id, slot.index)
+        for incident in dispatch.incidents.values()
+        for slot in incident.slots
+        if slot.state is SlotState.ASSIGNED and slot.unit_id == "st-only"
+    ]
+    assert holding == [("INC-Y", 1)]
+    # Freed by the call it went to, it goes to the oldest waiting call it was not taken from.
+    h.unit("st-only", Force.STATION, 100, at=s(290))  # still reporting
+    (next_call,) = h.update("INC-Y", "cleared", at=s(300))
+    assert (next_call.incident_id, next_call.unit_id) == ("INC-2", "st-only")
 
 
 def test_a_unit_that_changes_region_keeps_a_row_in_each_region_across_a_restart() -> None:
