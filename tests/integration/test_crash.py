@@ -10,6 +10,9 @@ every test run. Under ``at_least_once`` a record may be written twice, but only 
 record under the same deterministic id, which a consumer de-duplicates (docs/consuming.md);
 those runs are expected failures (see AT_LEAST_ONCE_DIVERGES) and run only on request.
 
+Every load's middle is the city's 20:00 shift change, three hours or more before now (the
+busiest change of commitments; the same load for a seed in every run).
+
 The module runs a broker of its own (free ports, its own cache and data directories in tmp,
 the Kafka jars shared by symlink), so stopping it never touches the session's broker.
 """
@@ -47,7 +50,13 @@ from streams.settings import Settings
 from streams.sim import SimEvent, publish
 from tests.support.deployments import make_deployment, start_worker
 from tests.support.inputs import read_all
-from tests.support.sim_load import Load, UpdateKey, double_commitments, make_load
+from tests.support.sim_load import (
+    Load,
+    UpdateKey,
+    across_the_evening_shift_change,
+    double_commitments,
+    make_load,
+)
 from tests.support.waiting import eventually
 from tests.support.worker_process import WorkerProcess, free_port
 
@@ -443,7 +452,7 @@ def print_report(name: str, run: Run, report: Report, began: float, load: Load) 
 async def test_three_kill_9_under_load_lose_and_double_nothing(new_run: Any) -> None:
     began = time.monotonic()
     run: Run = await new_run()
-    load = make_load(seed=21, city_minutes=60, calls_per_hour=500)
+    load = make_load(21, 60, 500, across_the_evening_shift_change(60, CITY.timezone))
     worker = await run.start_worker()
     publishing = asyncio.create_task(publish_load(run.settings, load.events, SPEED))
     rng = random.Random(8)
@@ -468,7 +477,7 @@ async def test_broker_stopped_and_restarted_mid_run(cluster: Cluster, new_run: A
         pytest.skip("an external cluster is configured: this test stops its own broker")
     began = time.monotonic()
     run: Run = await new_run()
-    load = make_load(seed=22, city_minutes=30, calls_per_hour=600)
+    load = make_load(22, 30, 600, across_the_evening_shift_change(30, CITY.timezone))
     half = len(load.events) // 2
     await run.start_worker()
     # the first half as fast as it goes: a backlog is being worked off when the broker stops
@@ -486,7 +495,7 @@ async def test_broker_stopped_and_restarted_mid_run(cluster: Cluster, new_run: A
 async def test_second_worker_joins_and_leaves_mid_run(new_run: Any) -> None:
     began = time.monotonic()
     run: Run = await new_run()
-    load = make_load(seed=23, city_minutes=30, calls_per_hour=600)
+    load = make_load(23, 30, 600, across_the_evening_shift_change(30, CITY.timezone))
     await run.start_worker()
     publishing = asyncio.create_task(publish_load(run.settings, load.events, SPEED))
     try:

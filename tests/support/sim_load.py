@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from itertools import pairwise
+from zoneinfo import ZoneInfo
 
 import orjson
 
@@ -43,6 +44,21 @@ class Load:
     #: case id -> (case type, incident) of its filing; case ids solved
     filed: dict[str, tuple[str, str]] = field(default_factory=dict)
     solved: set[str] = field(default_factory=set)
+
+
+def across_the_evening_shift_change(city_minutes: int, tz: ZoneInfo) -> datetime:
+    """A start for a load of ``city_minutes`` whose middle is the city's 20:00 shift change
+    (day crews off, night crews on, the busiest change of commitments), the latest one that
+    ends at least three hours before now: every run crosses it, and every run of a seed is
+    the same load (runs that started at whatever the wall clock said crossed it by chance,
+    and their failures could not be reproduced)."""
+    latest = datetime.now(UTC) - timedelta(hours=3, minutes=city_minutes)
+    start = datetime.combine(latest.astimezone(tz).date(), time(20), tz) - timedelta(
+        minutes=city_minutes / 2
+    )
+    if start > latest:
+        start -= timedelta(days=1)
+    return start.astimezone(UTC)
 
 
 def make_load(
