@@ -68,15 +68,6 @@ pytestmark = pytest.mark.integration
 #: killed before the forward was committed, the replay was dropped). Earlier runs also
 #: found a decision re-made differently after a crash. Only exactly_once closes both; run
 #: with PATROLFLOW_CRASH_TESTS=1.
-#: exactly_once passed every check in 3 kill runs, 3 broker-restart runs and 4 of 5 rebalance
-#: runs on 2026-11-29, then the third fresh-clone run found, in the broker-restart and the
-#: rebalance run, a night-shift unit committed to a second incident at the 20:00 shift change
-#: while the first still held it (its acknowledgement timed out 30 s later): not yet explained
-#: (README, "Exactly once"). Run every time, reported, not gating until that is fixed.
-EXACTLY_ONCE_OPEN = pytest.mark.xfail(
-    strict=False,
-    reason="exactly_once: a unit committed twice at a shift change (see EXACTLY_ONCE_OPEN)",
-)
 AT_LEAST_ONCE_DIVERGES = pytest.mark.xfail(
     run=bool(os.environ.get("PATROLFLOW_CRASH_TESTS")),
     strict=False,
@@ -155,9 +146,8 @@ class Run:
 @pytest.fixture(
     params=[
         pytest.param("at_least_once", marks=AT_LEAST_ONCE_DIVERGES),
-        # The production guarantee: run in every test run (about 5 minutes in all), not
-        # gating: see EXACTLY_ONCE_OPEN.
-        pytest.param("exactly_once", marks=EXACTLY_ONCE_OPEN),
+        # The production guarantee: run in every test run (about 5 minutes in all), gating.
+        "exactly_once",
     ]
 )
 def guarantee(request: pytest.FixtureRequest) -> str:
