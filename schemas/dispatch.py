@@ -34,7 +34,8 @@ class AssignmentOutcome(StrEnum):
     ``unfilled``: the slot's dispatch attempts are exhausted (``unit_id`` null).
     ``not_dispatched``: the category is never dispatched (``invalid``, ``non_police``).
     ``manual``: a person upstream assigned ``unit_id`` (a ``dispatched`` update); recorded so
-    that the unit counts as committed.
+    that the unit counts as committed. ``force`` is null if the unit has not reported to
+    this region yet (it is committed from its first report on).
     """
 
     ASSIGNED = "assigned"
@@ -101,7 +102,8 @@ class Assignment(OutputModel):
     outcome: AssignmentOutcome = Field(description="What the decision was.")
     unit_id: Identifier | None = Field(description="The unit sent; null when none was.")
     force: Force | None = Field(
-        description="The unit's force; when no unit was sent, the force the slot asks for."
+        description="The unit's force; when no unit was sent, the force the slot asks for; "
+        "null for a manual dispatch of a unit that has not reported to the region yet."
     )
     zone_id: Identifier | None = Field(
         description="The incident's zone; null when it lies outside every zone."
@@ -130,8 +132,10 @@ class Assignment(OutputModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Assignment:
-        if self.outcome in _WITH_UNIT and (self.unit_id is None or self.force is None):
-            raise ValueError(f"outcome {self.outcome.value} needs unit_id and force")
+        if self.outcome in _WITH_UNIT and self.unit_id is None:
+            raise ValueError(f"outcome {self.outcome.value} needs unit_id")
+        if self.outcome is AssignmentOutcome.ASSIGNED and self.force is None:
+            raise ValueError("outcome assigned needs force")  # the engine knows its units
         if self.outcome in _WITHOUT_UNIT and self.unit_id is not None:
             raise ValueError(f"outcome {self.outcome.value} must not name a unit")
         if self.post_uncovered and self.post_id is None:

@@ -98,6 +98,9 @@ class RegionDispatch:
         self._deadlines: list[tuple[datetime, str, int, int]] = []
         #: The region clock (watermark) last shown to ``on_clock``: no decision is older.
         self.clock: datetime | None = None
+        #: Units a person dispatched before they reported here: unit -> (incident, slot).
+        #: Committed when their first report arrives, if the slot still holds them.
+        self.unseen_manual: dict[str, tuple[str, int]] = {}
         for unit in self.units.values():
             if unit.free:
                 self.index.upsert(unit_view(unit))
@@ -123,6 +126,7 @@ class RegionDispatch:
                 last_seen=t.at,
             )
             self.units[t.unit_id] = unit
+            self._commit_if_held(unit)
         unit.lat, unit.lon, unit.status, unit.last_seen = (
             t.location.lat,
             t.location.lon,
@@ -404,6 +408,8 @@ class RegionDispatch:
             unit.committed_to, unit.committed_slot = incident.incident_id, slot.index
             self.index.remove(unit_id)
             effects.units.add(unit_id)
+        else:  # not reported here yet (reordered inputs, a unit from elsewhere): held for it
+            self.unseen_manual[unit_id] = (incident.incident_id, slot.index)
         if other is not None and previous is not None:
             # The person's decision wins: the unit's earlier slot is re-dispatched. Committed
             # here first, so that re-dispatch cannot offer the unit back to a waiting incident
@@ -470,11 +476,25 @@ class RegionDispatch:
         zone = self.city.zones.get(facts.zone_id) if facts.zone_id else None
         return zone.default_target_s if zone else OUT_OF_AREA_TARGET_S
 
+    def _commit_if_held(self, unit: UnitRecord) -> None:
+        """A unit's first report: committed if a person dispatched it before, still held."""
+        held = self.unseen_manual.pop(unit.unit_id, None)
+        incident = self.incidents.get(held[0]) if held else None
+        if held is None or incident is None or incident.phase is IncidentPhase.ENDED:
+            return
+        slot = _slot_numbered(incident, held[1])
+        if slot.state is SlotState.ASSIGNED and slot.unit_id == unit.unit_id:
+            unit.committed_to, unit.committed_slot = incident.incident_id, slot.index
+
     def _track(self, incident: IncidentRecord) -> None:
-        """Rebuild the pending set and the deadline heap from a restored incident."""
+        """Rebuild the pending set, the deadline heap and the units held before they
+        reported from a restored incident."""
         if incident.phase is IncidentPhase.ENDED:
             return
         for slot in incident.slots:
+            unit_id = slot.unit_id if slot.state is SlotState.ASSIGNED else None
+            if unit_id is not None and unit_id not in self.units:
+                self.unseen_manual[unit_id] = (incident.incident_id, slot.index)
             if slot.state is SlotState.PENDING:
                 self.pending.add(incident.incident_id)
             elif slot.state is SlotState.ASSIGNED and slot.ack_deadline and not slot.acknowledged:

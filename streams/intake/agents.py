@@ -14,10 +14,10 @@ from typing import Any
 from pydantic import BaseModel
 
 from schemas import topics as names
-from schemas.deadletter import dead_letter_headers
 from schemas.incidents import IncidentReported, IncidentUpdate
 from schemas.units import UnitTelemetry
-from streams.app import app, dead_letters, incidents_reported, incidents_updates, units_telemetry
+from streams.app import app, incidents_reported, incidents_updates, units_telemetry
+from streams.dead_letter import dead_letter
 from streams.intake import metrics
 from streams.intake.decode import Accepted, decode
 from streams.region.agents import to_routing
@@ -25,22 +25,6 @@ from streams.region.events import IncidentEvent, IncidentFacts, TelemetryEvent, 
 from streams.transactions import gate
 
 log = logging.getLogger(__name__)
-
-
-async def dead_letter(message: Any, stage: str, error_class: str, error: str) -> None:
-    """Forward the original key, value and headers, plus headers saying where and why."""
-    original = list(
-        message.headers.items() if isinstance(message.headers, dict) else (message.headers or [])
-    )
-    headers = original + dead_letter_headers(
-        topic=message.topic,
-        partition=message.partition,
-        offset=message.offset,
-        stage=stage,
-        error_class=error_class,
-        error_message=error,
-    )
-    await dead_letters.send(key=message.key, value=message.value, headers=headers)
 
 
 async def intake(

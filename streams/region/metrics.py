@@ -6,7 +6,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS = Counter(
     "patrolflow_region_events",
-    "Events processed by the region core, by kind and outcome (applied or why ignored).",
+    "Events processed by the region core, by kind and outcome (applied, failed, or why ignored).",
     ["kind", "outcome"],
 )
 PARKED = Counter(

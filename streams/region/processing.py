@@ -252,6 +252,10 @@ class RegionProcessor:
         """Partitions were revoked: rebuild from the tables when events come back."""
         self.regions.clear()
 
+    def forget_region(self, region_id: str) -> None:
+        """Drop one region's state in memory: its next event rebuilds it from the tables."""
+        self.regions.pop(region_id, None)
+
     def state(self, region_id: str) -> RegionState:
         if region_id not in self.regions:
             self.regions[region_id] = self._restore(region_id)

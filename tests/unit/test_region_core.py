@@ -238,6 +238,48 @@ def test_a_unit_a_person_takes_is_not_offered_back_by_the_re_dispatch_it_causes(
     assert (next_call.incident_id, next_call.unit_id) == ("INC-2", "st-only")
 
 
+def test_a_person_may_dispatch_a_unit_before_it_reports_and_it_is_committed_when_it_does() -> None:
+    """Inputs read out of order (seen after a broker restart): a ``dispatched`` naming a unit
+    this region has no report of yet. The worker's agent crashed on it (a manual record
+    needed the unit's force); now it is recorded without one and the unit, on its first
+    report, is committed to that call, also across a restart."""
+    h = Harness()
+    h.incident("INC-1", at=s(10))  # nobody on duty: unassigned
+    (manual,) = h.update("INC-1", "dispatched", "st-late", at=s(20))
+    assert (manual.outcome, manual.unit_id, manual.force) == (
+        AssignmentOutcome.MANUAL,
+        "st-late",
+        None,
+    )
+    h.restart()
+    assert h.unit("st-late", Force.STATION, 100, at=s(25)) == []  # not offered to INC-1's slot 0
+    assert units_of(h.incident("INC-2", at=s(30))) == [None]  # nor to a new call
+    (freed,) = h.update("INC-1", "cleared", at=s(60))
+    assert (freed.incident_id, freed.unit_id) == ("INC-2", "st-late")  # the waiting call
+
+
+def test_a_region_whose_event_failed_is_rebuilt_from_its_tables_as_before_that_event(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What the region agent does when processing raises (streams/region/agents.py,
+    ``_failed``): forget the region in memory, where the event had half-changed it; the
+    tables still hold the state before the event."""
+    h = Harness()
+    h.unit("st-only", Force.STATION, 100, at=s(0))
+    region = h.processor.state("hailar")
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug half-way through an event")
+
+    monkeypatch.setattr(region.response, "on_incident", broken)
+    with pytest.raises(RuntimeError):
+        h.incident("INC-1", at=s(10))
+    assert region.dispatch.units["st-only"].committed_to == "INC-1"  # half-changed memory
+    h.processor.forget_region("hailar")
+    (next_call,) = h.incident("INC-2", at=s(11))  # INC-1 went to the dead-letter topic
+    assert next_call.unit_id == "st-only"  # not held by a call whose decision was never sent
+
+
 def test_a_unit_that_changes_region_keeps_a_row_in_each_region_across_a_restart() -> None:
     """Each region keeps its own row of a unit that crossed between them. Under one key the two
     regions' writes landed in two changelog partitions and a restore kept either one: a region

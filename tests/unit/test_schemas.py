@@ -459,8 +459,9 @@ def test_assignment_and_alert_ids() -> None:
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"outcome": "assigned", "unit_id": None}, "needs unit_id and force"),
-        ({"outcome": "manual", "force": None}, "needs unit_id and force"),
+        ({"outcome": "assigned", "unit_id": None}, "needs unit_id"),
+        ({"outcome": "assigned", "force": None}, "assigned needs force"),
+        ({"outcome": "manual", "unit_id": None}, "needs unit_id"),
         ({"outcome": "unassigned"}, "must not name a unit"),
         ({"post_uncovered": True, "post_id": None}, "post_uncovered needs post_id"),
         ({"reason": "Nearest ETA"}, "pattern"),
@@ -470,6 +471,13 @@ def test_assignment_and_alert_ids() -> None:
 )
 def test_assignment_invariants(changes: dict[str, Any], message: str) -> None:
     assert message in str(rejected(Assignment, {**example(Assignment), **changes}))
+
+
+def test_a_manual_dispatch_of_a_unit_not_seen_yet_has_no_force() -> None:
+    data = {**example(Assignment), "outcome": "manual", "force": None, "eta_s": None}
+    record = parse(Assignment, data)
+    assert record.unit_id is not None
+    assert record.force is None
 
 
 def test_unassigned_record_shape() -> None:
