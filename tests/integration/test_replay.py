@@ -7,6 +7,8 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from datetime import time as clock_time
 from pathlib import Path
 
 import pytest
@@ -40,6 +42,17 @@ def recording(
     config = SimConfig(**(values | overrides))  # type: ignore[arg-type]
     to_jsonl(path, generate(config, city=CITY))
     return list(JsonlReader(path).records())
+
+
+def city_noon_before_now(duration_s: float) -> datetime:
+    """The latest 12:00 in the city whose recording of ``duration_s`` ends a minute before
+    now: a busy hour, so the record count does not depend on when the test runs (started
+    at whatever the wall clock said, a run at 00:02 city time got 1,994 records)."""
+    latest = datetime.now(UTC) - timedelta(seconds=duration_s + 60)
+    noon = datetime.combine(latest.astimezone(CITY.timezone).date(), clock_time(12), CITY.timezone)
+    if noon > latest:
+        noon -= timedelta(days=1)
+    return noon.astimezone(UTC)
 
 
 async def read_back(
@@ -79,7 +92,9 @@ async def test_a_replayed_recording_reads_back_the_same(
     consumer_factory: Callable[..., Awaitable[AIOKafkaConsumer]],
 ) -> None:
     path = tmp_path / "recording.jsonl"
-    records = recording(path, duration_s=900.0, speed=0, bad_share=0.02)
+    records = recording(
+        path, duration_s=900.0, speed=0, bad_share=0.02, start=city_noon_before_now(900.0)
+    )
     assert 2_000 < len(records) < 20_000
     settings = await deployment_factory()
 
