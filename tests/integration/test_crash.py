@@ -38,6 +38,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from schemas import topics
 from schemas.alerts import ResponseAlert
 from schemas.clearance import UNKNOWN_ZONE, ClearanceSnapshot
+from schemas.deadletter import ERRORS_STAGE
 from schemas.dispatch import Assignment
 from schemas.incidents import CaseType
 from streams import broker
@@ -216,6 +217,18 @@ async def read_committed(settings: Settings, *names: str) -> dict[str, list[Any]
     return out
 
 
+async def region_failures(settings: Settings) -> int:
+    """Events that raised inside the region core (a bug): each is dead-lettered with stage
+    ``region.process`` and its region rebuilt without it (streams/region/agents.py)."""
+    consumer = committed_consumer(settings, settings.topic(topics.DEAD_LETTERS))
+    await consumer.start()
+    try:
+        records = await read_all(consumer, timeout_s=60)
+    finally:
+        await consumer.stop()
+    return sum(1 for r in records if dict(r.headers).get(ERRORS_STAGE) == b"region.process")
+
+
 def values(records: list[Any]) -> list[bytes]:
     return [r.value for r in records]
 
@@ -293,6 +306,7 @@ async def check_run(run: Run, load: Load) -> Report:
         "region": s.internal_topic("region-events"),
     }
     records = await read_committed(s, *names.values())
+    assert await region_failures(s) == 0
     got = {topic: values(rs) for topic, rs in records.items()}
     exactly_once = s.processing_guarantee == "exactly_once"
     # 0. At least once: a record may come twice, but only as the very same record under the
