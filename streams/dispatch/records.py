@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from schemas.units import Force, UnitStatus
 from streams.region.events import IncidentFacts
+from streams.state_model import share_fields_set
 
 #: Telemetry statuses that take a unit out of new work (dispatch owns the rest).
 NO_NEW_WORK = frozenset({UnitStatus.OFF_DUTY, UnitStatus.OUT_OF_SERVICE})
@@ -20,6 +22,9 @@ NO_NEW_WORK = frozenset({UnitStatus.OFF_DUTY, UnitStatus.OUT_OF_SERVICE})
 
 class _Record(BaseModel):
     model_config = ConfigDict(extra="ignore", validate_assignment=False)
+
+    def model_post_init(self, context: Any, /) -> None:
+        share_fields_set(self)  # ~45% less memory per open incident (see state_model)
 
     def to_bytes(self) -> bytes:
         return self.model_dump_json(exclude_defaults=True).encode()

@@ -7,12 +7,13 @@ dispatch-relevant fields of a report without ``summary`` or ``caller_phone``.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from schemas.incidents import CaseType, IncidentCategory, IncidentReported, IncidentUpdate
 from schemas.units import UnitTelemetry
+from streams.state_model import share_fields_set
 
 
 class _Internal(BaseModel):
@@ -20,6 +21,9 @@ class _Internal(BaseModel):
 
 
 class IncidentFacts(_Internal):
+    def model_post_init(self, context: Any, /) -> None:  # kept per open incident
+        share_fields_set(self)
+
     incident_id: str
     reported_at: datetime
     category: IncidentCategory

