@@ -19,9 +19,8 @@ from schemas.units import UnitTelemetry
 from streams.app import app, incidents_reported, incidents_updates, units_telemetry
 from streams.dead_letter import dead_letter
 from streams.intake import metrics
-from streams.intake.decode import Accepted, decode
+from streams.intake.decode import Accepted, decode, region_event
 from streams.region.agents import to_routing
-from streams.region.events import IncidentEvent, IncidentFacts, TelemetryEvent, UpdateEvent
 from streams.transactions import gate
 
 log = logging.getLogger(__name__)
@@ -63,19 +62,18 @@ async def intake_incidents_reported(stream: Any) -> None:
     async for accepted in intake(
         stream.events(), IncidentReported, names.INCIDENTS_REPORTED, stage
     ):
-        report = accepted.event
-        await to_routing(IncidentEvent(incident=IncidentFacts.of(report, report.zone_id)))
+        await to_routing(region_event(accepted))
 
 
 @app.agent(incidents_updates, name="intake.incidents_updates")
 async def intake_incidents_updates(stream: Any) -> None:
     stage = "intake.incidents_updates"
     async for accepted in intake(stream.events(), IncidentUpdate, names.INCIDENTS_UPDATES, stage):
-        await to_routing(UpdateEvent(update=accepted.identified()))
+        await to_routing(region_event(accepted))
 
 
 @app.agent(units_telemetry, name="intake.units_telemetry")
 async def intake_units_telemetry(stream: Any) -> None:
     stage = "intake.units_telemetry"
     async for accepted in intake(stream.events(), UnitTelemetry, names.UNITS_TELEMETRY, stage):
-        await to_routing(TelemetryEvent(telemetry=accepted.identified()))
+        await to_routing(region_event(accepted))

@@ -17,6 +17,15 @@ from pydantic import BaseModel, ValidationError
 
 from schemas.common import deterministic_id, validate_json
 from schemas.deadletter import describe_exception
+from schemas.incidents import IncidentReported, IncidentUpdate
+from schemas.units import UnitTelemetry
+from streams.region.events import (
+    AnyEvent,
+    IncidentEvent,
+    IncidentFacts,
+    TelemetryEvent,
+    UpdateEvent,
+)
 
 #: Upstream messages are small JSON documents; anything larger is a producer bug or an attack.
 MAX_VALUE_BYTES = 64 * 1024
@@ -58,6 +67,18 @@ class Accepted(Generic[M]):
             return self.event
         ce = "ce:" + deterministic_id(self.ce_source or "", self.ce_id)
         return self.event.model_copy(update={"event_id": ce})
+
+
+def region_event(accepted: Accepted[Any]) -> AnyEvent:
+    """What intake hands the region core for an accepted input: the report slimmed to its
+    dispatch facts (no caller phone, no summary), updates and telemetry with their id."""
+    event = accepted.event
+    if isinstance(event, IncidentReported):
+        return IncidentEvent(incident=IncidentFacts.of(event, event.zone_id))
+    if isinstance(event, IncidentUpdate):
+        return UpdateEvent(update=accepted.identified())
+    assert isinstance(event, UnitTelemetry), type(event)
+    return TelemetryEvent(telemetry=accepted.identified())
 
 
 def headers_as_dict(headers: RawHeaders) -> dict[str, bytes]:

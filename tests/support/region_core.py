@@ -30,6 +30,11 @@ CITY = load_city(None)
 CENTRE = CITY.zones["z05"].interior_point
 
 
+def near_centre(east_m: float, north_m: float) -> tuple[float, float]:
+    """A point ``east_m`` east and ``north_m`` north of ``CENTRE`` (metres, near enough)."""
+    return CENTRE[0] + north_m / 111_320, CENTRE[1] + east_m / 72_800
+
+
 class Harness:
     """Intake's view: publish events, read assignments. Tables are dicts shared across restarts."""
 
@@ -91,8 +96,7 @@ class Harness:
         north_m: float = 0.0,
         post_id: str | None = None,
     ) -> list[Assignment]:
-        lat = CENTRE[0] + north_m / 111_320
-        lon = CENTRE[1] + east_m / 72_800
+        lat, lon = near_centre(east_m, north_m)
         return self.send(
             TelemetryEvent(
                 telemetry=UnitTelemetry(
@@ -116,8 +120,7 @@ class Harness:
         east_m: float = 0.0,
         north_m: float = 0.0,
     ) -> list[Assignment]:
-        lat = CENTRE[0] + north_m / 111_320
-        lon = CENTRE[1] + east_m / 72_800
+        lat, lon = near_centre(east_m, north_m)
         return self.send(
             IncidentEvent(
                 incident=IncidentFacts(

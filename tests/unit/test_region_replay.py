@@ -19,14 +19,8 @@ from schemas import topics
 from schemas.dispatch import Assignment
 from schemas.incidents import IncidentReported, IncidentUpdate
 from schemas.units import UnitTelemetry
-from streams.intake.decode import Accepted, decode
-from streams.region.events import (
-    AnyEvent,
-    IncidentEvent,
-    IncidentFacts,
-    TelemetryEvent,
-    UpdateEvent,
-)
+from streams.intake.decode import Accepted, decode, region_event
+from streams.region.events import UpdateEvent
 from tests.support.region_core import Harness
 from tests.support.sim_load import UpdateKey, double_commitments, make_load
 
@@ -35,16 +29,6 @@ MODELS = {
     topics.INCIDENTS_UPDATES: IncidentUpdate,
     topics.UNITS_TELEMETRY: UnitTelemetry,
 }
-
-
-def region_event(accepted: Accepted[object]) -> AnyEvent:
-    """What intake forwards for an accepted record (streams/intake/agents.py)."""
-    event = accepted.event
-    if isinstance(event, IncidentReported):
-        return IncidentEvent(incident=IncidentFacts.of(event, event.zone_id))
-    if isinstance(event, IncidentUpdate):
-        return UpdateEvent(update=accepted.identified())  # type: ignore[arg-type]
-    return TelemetryEvent(telemetry=accepted.identified())  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
